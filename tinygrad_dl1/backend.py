@@ -1,0 +1,82 @@
+"""The array backends: NumPy on the CPU, CuPy on a GPU.
+
+Every op asks this module for the array module (``xp``) of its inputs, so the
+ops themselves never name NumPy or CuPy.
+"""
+import numpy as np
+
+try:  # CuPy is optional: only a GPU machine has it.
+    import cupy
+    import cupyx
+except ImportError:  # pragma: no cover - depends on the machine
+    cupy = None
+
+
+def array_module(*arrays):
+    """NumPy, or CuPy when any of ``arrays`` lives on a GPU."""
+    if cupy is not None:
+        for a in arrays:
+            if isinstance(a, cupy.ndarray):
+                return cupy
+    return np
+
+
+def is_array(x):
+    """True for a NumPy or CuPy array."""
+    return isinstance(x, np.ndarray) or (cupy is not None and isinstance(x, cupy.ndarray))
+
+
+def device_of(array):
+    """'cpu' for a NumPy array, 'cuda:N' for a CuPy array on GPU N."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return f"cuda:{array.device.id}"
+    return "cpu"
+
+
+def parse_device(device):
+    """Normalise 'cpu', 'cuda' and 'cuda:N' (or None, meaning 'cpu')."""
+    if device is None or device == "cpu":
+        return "cpu"
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        index = device[5:] or "0"
+        if not index.isdigit():
+            raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        if not gpu_available():
+            raise RuntimeError(f"device {device!r} needs CuPy and a GPU; install the 'gpu' extra "
+                               "(pip install tinygrad_dl1[gpu]) on a machine with an NVIDIA GPU")
+        return f"cuda:{index}"
+    raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def gpu_available():
+    """True when CuPy is installed and sees at least one GPU."""
+    if cupy is None:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # CUDA driver missing or broken
+        return False
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` ('cpu' or 'cuda:N'); no copy if it is already there."""
+    device = parse_device(device)
+    if device == device_of(array):
+        return array
+    if device == "cpu":
+        return cupy.asnumpy(array)
+    with cupy.cuda.Device(int(device[5:])):
+        return cupy.asarray(array)
+
+
+def to_numpy(array):
+    """The array as a NumPy array (copied from the GPU when needed)."""
+    return array if isinstance(array, np.ndarray) else cupy.asnumpy(array)
+
+
+def scatter_add(target, index, values):
+    """``target[index] += values``, adding repeated indices once per occurrence."""
+    if isinstance(target, np.ndarray):
+        np.add.at(target, index, values)
+    else:
+        cupyx.scatter_add(target, index, values)

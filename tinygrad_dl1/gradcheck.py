@@ -1,0 +1,88 @@
+"""gradcheck: compare the analytic gradients of a function with central differences.
+
+Everything runs in float64. A non-scalar output y is reduced to L = sum(r * y)
+with a fixed random r, so dL/dx = J^T r checks every row of the Jacobian at once.
+Small inputs are checked entry by entry, dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / 2eps;
+large ones along random unit directions v, dL/dx . v ~ (L(x + eps v) - L(x - eps v)) / 2eps.
+"""
+import numpy as np
+
+from . import backend
+from .grad_mode import no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with its numerical estimate."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_entries=2000, n_directions=4, seed=0):
+    """Check ``fn(*inputs)``'s gradients w.r.t. every input that requires grad; True or GradcheckError."""
+    inputs = [_as_float64(x) for x in inputs]
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    xp = backend.array_module(out.data)
+    rng = np.random.default_rng(seed)
+    weights = xp.asarray(rng.standard_normal(out.shape))   # the random r of L = sum(r * y)
+
+    def loss():
+        with no_grad():
+            return float((fn(*inputs).data * weights).sum())
+
+    out.backward(weights)
+    for i in checked:
+        x = inputs[i]
+        analytic = backend.to_numpy(x.grad if x.grad is not None else xp.zeros(x.shape))
+        if x.size <= max_entries:
+            _check_entries(i, x, analytic, loss, eps, atol, rtol)
+        else:
+            _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions)
+    return True
+
+
+def _as_float64(x):
+    """A float64 leaf copy of a floating tensor (keeping requires_grad); anything else as it is."""
+    if isinstance(x, Tensor) and x.dtype.kind == "f":
+        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+    return x
+
+
+def _central_difference(x, loss, step, eps):
+    """(L(x + eps step) - L(x - eps step)) / 2 eps, leaving x as it was."""
+    original = x.data.copy()
+    x.data = original + eps * step
+    plus = loss()
+    x.data = original - eps * step
+    minus = loss()
+    x.data = original
+    return (plus - minus) / (2 * eps)
+
+
+def _check_entries(i, x, analytic, loss, eps, atol, rtol):
+    xp = backend.array_module(x.data)
+    numeric = np.zeros(x.shape)
+    for idx in np.ndindex(*x.shape):
+        step = xp.zeros(x.shape)
+        step[idx] = 1.0
+        numeric[idx] = _central_difference(x, loss, step, eps)
+    error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if error.size and error.max() > 0:
+        worst = np.unravel_index(int(error.argmax()), x.shape)
+        raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): worst entry {tuple(map(int, worst))}: "
+                             f"analytic {analytic[worst]:.8g}, numeric {numeric[worst]:.8g}")
+
+
+def _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions):
+    xp = backend.array_module(x.data)
+    for k in range(n_directions):
+        v = rng.standard_normal(x.shape)
+        v /= np.linalg.norm(v)
+        numeric = _central_difference(x, loss, xp.asarray(v), eps)
+        projected = float((analytic * v).sum())
+        if abs(projected - numeric) > atol + rtol * abs(numeric):
+            raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): along random direction {k}: "
+                                 f"analytic {projected:.8g}, numeric {numeric:.8g}")

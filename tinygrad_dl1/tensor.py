@@ -1,0 +1,244 @@
+"""Tensor: an array, the op that made it, and its gradient.
+
+``backward()`` walks the graph iteratively (no recursion, so a chain of any
+length works): each node runs once, after every node that consumed its outputs
+(nodes are popped by decreasing generation), and gradients of a tensor used
+several times are summed before its node runs.
+"""
+import heapq
+import itertools
+
+import numpy as np
+
+from . import backend
+from .grad_mode import is_anomaly_enabled
+
+DEFAULT_FLOAT = np.dtype(np.float32)
+
+
+def _as_dtype(dtype):
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}") from None
+
+
+def _as_array(data, dtype, device):
+    """The backend array for ``Tensor(data, dtype, device)``."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data):
+        array = data if dtype is None else data.astype(dtype, copy=False)
+        return array if device is None else backend.to_device(array, device)
+    if not isinstance(data, (int, float, bool, list, tuple, np.number, np.bool_)):
+        raise TypeError(f"cannot make a Tensor from {type(data).__name__}")
+    array = np.asarray(data)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    elif array.dtype == np.float64 and not isinstance(data, np.floating):
+        array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
+    if array.dtype == object:
+        raise TypeError(f"cannot make a Tensor from ragged or mixed data of type {type(data).__name__}")
+    return backend.to_device(array, device or "cpu")
+
+
+class Tensor:
+    __array_ufunc__ = None     # make NumPy hand `array + tensor` over to Tensor.__radd__
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        self.data = _as_array(data, None if dtype is None else _as_dtype(dtype), device)
+        self.grad = None
+        self.grad_fn = None          # the Function that made this tensor (None for a leaf)
+        self.output_index = 0        # which output of grad_fn this is
+        self.generation = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, data, grad_fn, index):
+        t = cls.__new__(cls)
+        t.data, t.grad, t.grad_fn, t.output_index = data, None, grad_fn, index
+        t.requires_grad = grad_fn is not None
+        t.generation = grad_fn.generation + 1 if grad_fn is not None else 0
+        return t
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind not in "fc":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError("requires_grad can only be switched off on a leaf; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # ----- properties -----
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    device = property(lambda self: backend.device_of(self.data))
+    is_leaf = property(lambda self: self.grad_fn is None)
+    T = property(lambda self: self.transpose())
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        extra = f", grad_fn={self.grad_fn!r}" if self.grad_fn is not None else (
+            ", requires_grad=True" if self.requires_grad else "")
+        dev = "" if self.device == "cpu" else f", device='{self.device}'"
+        return f"Tensor({backend.to_numpy(self.data)!r}{dev}{extra})"
+
+    def numpy(self):
+        """The data as a NumPy array (a copy from the GPU when on one)."""
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor._from_op(self.data, None, 0)
+
+    def to(self, device):
+        """This tensor on ``device`` ('cpu', 'cuda', 'cuda:N'); gradients flow back."""
+        if backend.parse_device(device) == self.device:
+            return self
+        return _ops.to_device(self, device)
+
+    # ----- backward -----
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) * grad into the ``.grad`` of every leaf that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input of the ops that made it has requires_grad=True)")
+        grad = self._seed_grad(grad)
+        if self.grad_fn is None:
+            _accumulate_leaf(self, grad, set())
+            return
+        pending = {self.grad_fn: {self.output_index: grad}}   # node -> {output index: grad}
+        order = itertools.count()   # tie-break between nodes of one generation
+        heap = [(-self.grad_fn.generation, next(order), self.grad_fn)]
+        leaf_grads = set()          # ids of arrays already handed to a leaf, to avoid aliasing
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            if getattr(fn, "released", False):
+                raise RuntimeError(
+                    f"trying to backward through the graph a second time ({fn.name} was already "
+                    "run and its saved arrays freed); call backward(retain_graph=True) the first "
+                    "time if you need to backward twice")
+            got = pending.pop(fn)
+            xp = backend.array_module(*got.values())
+            grads = [got[i] if i in got else xp.zeros(shape, dtype)
+                     for i, (shape, dtype) in enumerate(fn.output_meta)]
+            in_grads = fn.backward(*grads)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for i, (x, g) in enumerate(zip(fn.inputs, in_grads)):
+                if g is None or not x.requires_grad:
+                    continue
+                g = _check_grad(fn, i, x, g)
+                if x.grad_fn is None:
+                    _accumulate_leaf(x, g, leaf_grads)
+                    continue
+                slots = pending.get(x.grad_fn)
+                if slots is None:
+                    slots = pending[x.grad_fn] = {}
+                    heapq.heappush(heap, (-x.grad_fn.generation, next(order), x.grad_fn))
+                k = x.output_index
+                slots[k] = slots[k] + g if k in slots else g
+            if not retain_graph:
+                fn.release()
+
+    def _seed_grad(self, grad):
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(f"backward() without a grad needs a scalar output, got shape "
+                                   f"{self.shape}; pass grad= of that shape")
+            return backend.array_module(self.data).ones(self.shape, self.dtype)
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        xp = backend.array_module(self.data)
+        if backend.is_array(grad) and backend.array_module(grad) is not xp:
+            raise RuntimeError(f"grad is on {backend.device_of(grad)} but the tensor on {self.device}")
+        grad = xp.array(grad, dtype=self.dtype)   # a copy: the caller keeps their array
+        if grad.shape != self.shape:
+            raise RuntimeError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
+        return grad
+
+    # ----- operators (the ops live in tinygrad_dl1.ops) -----
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __pow__(self, exponent): return _ops.pow(self, exponent)
+    def __rpow__(self, base): return _ops.rpow(base, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.neg(self)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    # comparisons give boolean tensors outside the graph
+    def __lt__(self, other): return _ops.compare("less", self, other)
+    def __le__(self, other): return _ops.compare("less_equal", self, other)
+    def __gt__(self, other): return _ops.compare("greater", self, other)
+    def __ge__(self, other): return _ops.compare("greater_equal", self, other)
+    def __eq__(self, other): return _ops.compare("equal", self, other)
+    def __ne__(self, other): return _ops.compare("not_equal", self, other)
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
+    def reshape(self, *shape): return _ops.reshape(self, *shape)
+    def transpose(self, *axes): return _ops.transpose(self, *axes)
+    def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def relu(self): return _ops.relu(self)
+    def leaky_relu(self, negative_slope=0.01): return _ops.leaky_relu(self, negative_slope)
+    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
+
+
+def _check_grad(fn, i, x, g):
+    """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype."""
+    if not backend.is_array(g):
+        g = backend.array_module(x.data).asarray(g)   # NumPy returns 0-d results as scalars
+    if g.shape != x.shape:
+        raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {g.shape} for input {i} "
+                           f"of shape {x.shape}")
+    if g.dtype != x.dtype:
+        g = g.astype(x.dtype)
+    if is_anomaly_enabled() and not bool(backend.array_module(g).isfinite(g).all()):
+        raise FloatingPointError(f"anomaly: {fn.name}.backward produced a NaN or inf in the gradient "
+                                 f"of its input {i} (shape {x.shape})")
+    return g
+
+
+def _accumulate_leaf(leaf, g, handed_out):
+    """leaf.grad += g, without ever letting two leaves share one gradient array."""
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + g
+        return
+    owner = g if getattr(g, "base", None) is None else g.base
+    if id(owner) in handed_out:
+        g = g.copy()
+    else:
+        handed_out.add(id(owner))
+    leaf.grad = g
+
+
+from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)
