@@ -1,0 +1,49 @@
+"""Timing helpers shared by the benchmarks: best-of-repeats wall time, ratios, a table."""
+import time
+
+
+def best_time(step, repeats=5, number=20, warmup=3):
+    """Seconds per call of ``step()``: the best of ``repeats`` means over ``number`` calls."""
+    for _ in range(warmup):
+        step()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            step()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def interleaved_times(steps, repeats=5, number=20, warmup=3):
+    """Best time per call of each of ``steps`` (a dict), measured in turns so noise hits all alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    best = {name: float("inf") for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return best
+
+
+def try_import_torch():
+    """PyTorch, or None with a note, for the baseline column."""
+    try:
+        import torch
+        return torch
+    except ImportError:
+        print("(PyTorch is not installed: no baseline; pip install torch==2.13.0 to compare)")
+        return None
+
+
+def print_rows(rows):
+    """A table of (name, ours seconds, torch seconds or None)."""
+    print(f"{'case':<40} {'ours ms':>10} {'torch ms':>10} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        t = f"{theirs * 1e3:10.3f}" if theirs else f"{'-':>10}"
+        r = f"{ours / theirs:7.2f}" if theirs else f"{'-':>7}"
+        print(f"{name:<40} {ours * 1e3:10.3f} {t} {r}")

@@ -1,0 +1,48 @@
+"""gradcheck itself: it passes right gradients and catches wrong ones, saying where."""
+import numpy as np
+import pytest
+
+from tinygrad_dl1 import GradcheckError, Tensor, gradcheck
+from tinygrad_dl1.function import Function
+
+
+class WrongSquare(Function):
+    """y = x^2 with a backward off by a factor in one entry."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, gy):
+        g = 2 * self.x * gy
+        g.flat[-1] *= 1.5
+        return g
+
+
+def test_passes_a_correct_gradient_and_runs_in_float64():
+    seen = []
+
+    def f(x):
+        seen.append(x.dtype)
+        return (x * x).sum()
+    assert gradcheck(f, [Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, dtype="float32")])
+    assert set(seen) == {np.dtype(np.float64)}
+
+
+def test_names_the_input_and_worst_entry_of_a_wrong_gradient():
+    x = Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    y = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2, 3\)\): worst entry \(1, 2\).*analytic"):
+        gradcheck(lambda a, b: a + WrongSquare()(b), [x, y])
+
+
+def test_catches_a_wrong_gradient_along_random_directions_for_large_inputs():
+    x = Tensor(np.random.default_rng(0).standard_normal(5000), requires_grad=True)
+    gradcheck(lambda a: (a * a).sum(), [x], max_entries=100)
+    with pytest.raises(GradcheckError, match="random direction"):
+        gradcheck(lambda a: WrongSquare()(a * 30).sum(), [x], max_entries=100)
+
+
+def test_needs_an_input_that_requires_grad():
+    with pytest.raises(ValueError, match="requires grad"):
+        gradcheck(lambda a: a.sum(), [Tensor(np.ones(3))])
