@@ -1,5 +1,8 @@
-"""One SGD training step of the assignment's 3072-100-10 MLP (leaky ReLU, softmax cross-entropy,
-batch 200, float32), built from tinygrad_dl1's ops, next to the same step in PyTorch CPU.
+"""Training steps of the assignment's MLPs next to the same steps in PyTorch CPU, float32:
+
+- the 3072-100-10 MLP (leaky ReLU, softmax cross-entropy, SGD, batch 200) built from the ops;
+- the better MLP (1000-500-200-50, batch norm, leaky ReLU, dropout 0.2, Adam, batch 500)
+  built from tinygrad_dl1.nn and tinygrad_dl1.optim.
 
     python benchmarks/bench_mlp.py
 """
@@ -11,7 +14,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from common import interleaved_times, print_rows, try_import_torch  # noqa: E402
 
-from tinygrad_dl1 import Tensor  # noqa: E402
+from tinygrad_dl1 import Tensor, models, optim  # noqa: E402
+from tinygrad_dl1.nn import functional as F  # noqa: E402
 from tinygrad_dl1.ops import cross_entropy, linear  # noqa: E402
 
 BATCH, SIZES, LR, SLOPE = 200, (3072, 100, 10), 2e-3, 0.02
@@ -46,6 +50,40 @@ def make_torch(torch, x, t, weights):
     return step
 
 
+BETTER = dict(hidden=[1000, 500, 200, 50], batch=500, lr=1e-3, dropout=0.2)
+
+
+def make_better_ours(x, t):
+    model = models.MLP(3072, BETTER["hidden"], 10, batch_norm=True, dropout=BETTER["dropout"], init="default")
+    opt = optim.Adam(model.parameters(), lr=BETTER["lr"])
+    x = Tensor(x)
+
+    def step():
+        loss = F.cross_entropy(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, model.state_dict()
+
+
+def make_better_torch(torch, x, t, state):
+    nn = torch.nn
+    layers, sizes = [], [3072, *BETTER["hidden"]]
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.LeakyReLU(SLOPE), nn.Dropout(BETTER["dropout"])]
+    model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=BETTER["lr"])
+    x, t = torch.from_numpy(x), torch.from_numpy(t)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
 def main():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
@@ -59,7 +97,17 @@ def main():
         steps["torch"] = make_torch(torch, x, t, weights)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     best = interleaved_times(steps, repeats=7, number=50)
-    print_rows([("MLP 3072-100-10 SGD step, batch 200", best["ours"], best.get("torch"))])
+    rows = [("MLP 3072-100-10 SGD step, batch 200", best["ours"], best.get("torch"))]
+
+    xb = rng.standard_normal((BETTER["batch"], SIZES[0])).astype(np.float32)
+    tb = rng.integers(0, SIZES[-1], BETTER["batch"])
+    ours, state = make_better_ours(xb, tb)
+    steps = {"ours": ours}
+    if torch is not None:
+        steps["torch"] = make_better_torch(torch, xb, tb, state)
+    best = interleaved_times(steps, repeats=5, number=5, warmup=2)
+    rows.append(("better MLP 1000-500-200-50 Adam, batch 500", best["ours"], best.get("torch")))
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,25 @@ def test_catches_a_wrong_gradient_along_random_directions_for_large_inputs():
 def test_needs_an_input_that_requires_grad():
     with pytest.raises(ValueError, match="requires grad"):
         gradcheck(lambda a: a.sum(), [Tensor(np.ones(3))])
+
+
+class NanGradient(Function):
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, gy):
+        return gy * np.nan
+
+
+def test_a_nan_gradient_fails_in_both_modes():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(GradcheckError, match="nan"):
+        gradcheck(lambda a: NanGradient()(a), [x])
+    with pytest.raises(GradcheckError, match="nan"):
+        gradcheck(lambda a: NanGradient()(a), [x], max_entries=1)
+
+
+def test_a_0d_leaf_used_twice_gets_an_array_gradient():
+    t = Tensor(np.array(2.0), requires_grad=True)
+    (t * t).backward()
+    assert isinstance(t.grad, np.ndarray) and t.grad.shape == () and t.grad == 4.0

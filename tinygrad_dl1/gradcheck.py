@@ -70,7 +70,7 @@ def _check_entries(i, x, analytic, loss, eps, atol, rtol):
         step[idx] = 1.0
         numeric[idx] = _central_difference(x, loss, step, eps)
     error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-    if error.size and error.max() > 0:
+    if error.size and not error.max() <= 0:          # written so that a NaN fails too
         worst = np.unravel_index(int(error.argmax()), x.shape)
         raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): worst entry {tuple(map(int, worst))}: "
                              f"analytic {analytic[worst]:.8g}, numeric {numeric[worst]:.8g}")
@@ -83,6 +83,6 @@ def _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions):
         v /= np.linalg.norm(v)
         numeric = _central_difference(x, loss, xp.asarray(v), eps)
         projected = float((analytic * v).sum())
-        if abs(projected - numeric) > atol + rtol * abs(numeric):
+        if not abs(projected - numeric) <= atol + rtol * abs(numeric):   # a NaN fails too
             raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): along random direction {k}: "
                                  f"analytic {projected:.8g}, numeric {numeric:.8g}")

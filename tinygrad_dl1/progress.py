@@ -40,13 +40,13 @@ class Progress:
     ...         bar.update(loss=0.5)
     """
 
-    def __init__(self, total=None, desc="", unit="", file=None, disable=False):
+    def __init__(self, total=None, desc="", unit="", file=None, disable=False, initial=0):
         self.total = total
         self.desc = desc
         self.unit = unit
         self.file = sys.stderr if file is None else file
         self.disable = disable
-        self.n = 0
+        self.n = self.initial = initial   # ``initial``: steps done before (a resumed run)
         self.postfix = {}
         self.closed = False
         self._start = time.monotonic()
@@ -106,7 +106,7 @@ class Progress:
     def line(self):
         """The current state as one line of text."""
         elapsed = time.monotonic() - self._start
-        rate = self.n / elapsed if elapsed > 0 else 0.0
+        rate = (self.n - self.initial) / elapsed if elapsed > 0 else 0.0
         count = self._count(self.n)
         if self.total:
             count = f"{count}/{self._count(self.total)} {100 * self.n / self.total:3.0f}%"

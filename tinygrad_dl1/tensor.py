@@ -149,7 +149,7 @@ class Tensor:
                     slots = pending[x.grad_fn] = {}
                     heapq.heappush(heap, (-x.grad_fn.generation, next(order), x.grad_fn))
                 k = x.output_index
-                slots[k] = slots[k] + g if k in slots else g
+                slots[k] = _add(slots[k], g) if k in slots else g
             if not retain_graph:
                 fn.release()
 
@@ -228,10 +228,16 @@ def _check_grad(fn, i, x, g):
     return g
 
 
+def _add(a, b):
+    """a + b as an array (NumPy returns the sum of two 0-d arrays as a scalar)."""
+    total = a + b
+    return total if backend.is_array(total) else np.asarray(total)
+
+
 def _accumulate_leaf(leaf, g, handed_out):
     """leaf.grad += g, without ever letting two leaves share one gradient array."""
     if leaf.grad is not None:
-        leaf.grad = leaf.grad + g
+        leaf.grad = _add(leaf.grad, g)
         return
     owner = g if getattr(g, "base", None) is None else g.base
     if id(owner) in handed_out:

@@ -6,3 +6,7 @@ from .loss import cross_entropy
 from .matmul import linear, matmul
 from .reduce import max, mean, sum
 from .shape import flatten, getitem, reshape, transpose
+from .conv import conv2d
+from .pool import max_pool2d
+from .normalization import batch_norm, batch_norm_composed
+from .dropout import dropout

@@ -13,7 +13,7 @@ def stable_log_softmax(x, axis):
 class ReLU(Function):
     def forward(self, x):               # y = max(x, 0)
         self.mask = x > 0
-        return x * self.mask
+        return backend.array_module(x).maximum(x, 0)   # not x * mask: -inf * 0 is nan, -2 * 0 is -0.0
 
     def backward(self, gy):             # dy/dx = 1 if x > 0 else 0
         return gy * self.mask
@@ -68,7 +68,7 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLU(float(negative_slope))(x)   # a NumPy float64 slope would upcast float32
 
 
 def softmax(x, axis=-1):

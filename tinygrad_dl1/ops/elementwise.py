@@ -116,7 +116,9 @@ class Pow(Function):
         self.x = x
         return x ** self.p
 
-    def backward(self, gy):             # dy/dx = p * x^(p-1)
+    def backward(self, gy):             # dy/dx = p * x^(p-1), and 0 for p = 0 (even at x = 0)
+        if self.p == 0:
+            return backend.array_module(gy).zeros_like(gy)
         return gy * self.p * self.x ** (self.p - 1)
 
 
@@ -176,10 +178,15 @@ def _check_scalar(value, op, role):
                         "(for a tensor exponent use exp(b * log(a)))")
 
 
+def _python_number(value):
+    """A NumPy scalar as a Python number, so that (as in PyTorch) it keeps a float32 tensor float32."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def pow(x, p):
     """x ** p for a scalar exponent p."""
     _check_scalar(p, "pow", "exponent")
-    return Pow(p)(x)
+    return Pow(_python_number(p))(x)
 
 
 def rpow(c, x):
@@ -187,7 +194,7 @@ def rpow(c, x):
     _check_scalar(c, "pow", "base")
     if c <= 0:
         raise ValueError(f"pow: a scalar base of a tensor exponent must be positive, got {c}")
-    return RPow(c)(x)
+    return RPow(_python_number(c))(x)
 
 
 def exp(x):

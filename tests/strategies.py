@@ -1,0 +1,198 @@
+"""Hypothesis strategies for the op tests: shapes, broadcastable shapes, axes, indices, arrays.
+
+Arrays are float64 and kept inside each op's domain and away from its kinks and ties,
+so that central differences (eps = 1e-6) are a fair estimate of the derivative:
+- ``arrays(shape, lo, hi)`` values in [lo, hi];
+- ``away_from_zero(shape, low=0.1)``: |x| >= low (relu, leaky_relu, denominators);
+- ``positive(shape)``: log, pow with a fractional or negative exponent;
+- ``distinct(shape)``: every value at least 0.01 from every other (max: no ties).
+Shapes are small (every side <= 4, at most 4 dims) so that a gradcheck entry by entry
+stays cheap; size-1 dims and 0-d shapes are drawn on purpose.
+"""
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+MAX_SIDE = 4
+
+
+def shapes(min_dims=0, max_dims=4, min_side=1, max_side=MAX_SIDE):
+    """Shapes of min_dims..max_dims dims, size-1 dims included."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+@st.composite
+def broadcastable_shapes(draw, min_dims=0, max_dims=4, max_side=MAX_SIDE):
+    """Two shapes that broadcast together: from a common shape, each drops some leading dims
+    and sets some dims to 1 (so pairs like (1,) & (3, 1, 1), () & (2, 3), (3, 1) & (1, 4) occur)."""
+    full = draw(shapes(min_dims, max_dims, max_side=max_side))
+    pair = []
+    for _ in range(2):
+        lead = draw(st.integers(0, len(full)))
+        ones = draw(st.lists(st.booleans(), min_size=len(full) - lead, max_size=len(full) - lead))
+        pair.append(tuple(1 if one else n for one, n in zip(ones, full[lead:])))
+    return tuple(pair)
+
+
+def elements(lo, hi):
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+def arrays(shape, lo=-3.0, hi=3.0):
+    """float64 arrays of ``shape`` with values in [lo, hi], each entry drawn on its own."""
+    return hnp.arrays(np.float64, shape, elements=elements(lo, hi), fill=st.nothing())
+
+
+def away_from_zero(shape, low=0.1, high=3.0):
+    """float64 arrays with low <= |x| <= high: no entry near the kink at 0."""
+    return hnp.arrays(np.float64, shape, fill=st.nothing(),
+                      elements=st.one_of(elements(low, high), elements(-high, -low)))
+
+
+def positive(shape, low=0.2, high=3.0):
+    """float64 arrays with values in [low, high]."""
+    return arrays(shape, low, high)
+
+
+@st.composite
+def distinct(draw, shape, spacing=0.01):
+    """float64 arrays whose values are pairwise at least ``spacing`` apart (no ties for max)."""
+    size = int(np.prod(shape, dtype=np.int64))
+    ints = draw(hnp.arrays(np.int64, (size,), elements=st.integers(-300, 300), unique=True))
+    return (ints * spacing).reshape(shape).astype(np.float64)
+
+
+@st.composite
+def axes(draw, ndim, allow_none=True, allow_tuple=True, allow_empty=False):
+    """An ``axis`` argument for a reduction over ``ndim`` dims: None, an int (maybe negative),
+    or a tuple of distinct axes (each maybe negative, in any order)."""
+    kinds = (["none"] if allow_none or ndim == 0 else []) + (["int", "tuple"] if ndim else [])
+    if not allow_tuple and "tuple" in kinds:
+        kinds.remove("tuple")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "none":
+        return None
+    if kind == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    chosen = draw(st.lists(st.integers(0, ndim - 1), unique=True,
+                           min_size=0 if allow_empty else 1, max_size=ndim))
+    return tuple(a - ndim if draw(st.booleans()) else a for a in chosen)
+
+
+@st.composite
+def reshape_targets(draw, shape):
+    """A shape with the same number of entries as ``shape``, maybe with one -1."""
+    size = int(np.prod(shape, dtype=np.int64))
+    n_dims = draw(st.integers(0 if size == 1 else 1, 4))
+    dims = [1] * n_dims
+    for p in _prime_factors(size):
+        dims[draw(st.integers(0, n_dims - 1))] *= p
+    if n_dims and draw(st.booleans()):
+        dims[draw(st.integers(0, n_dims - 1))] = -1
+    return tuple(dims)
+
+
+def _prime_factors(n):
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out
+
+
+@st.composite
+def flatten_dims(draw, ndim):
+    """(start_dim, end_dim) with start <= end once made non-negative; either may be negative."""
+    if ndim == 0:
+        return 0, -1
+    start = draw(st.integers(0, ndim - 1))
+    end = draw(st.integers(start, ndim - 1))
+    start = start - ndim if draw(st.booleans()) else start
+    end = end - ndim if draw(st.booleans()) else end
+    return start, end
+
+
+@st.composite
+def basic_indices(draw, shape, steps=(1, 2, 3, -1, -2)):
+    """An index of ints (maybe negative) and slices (any step, negative included), maybe
+    with None and an Ellipsis, covering some leading (or, after an Ellipsis, trailing) dims.
+    (PyTorch has no negative steps: its tests pass ``steps=(1, 2, 3)``.)"""
+    n_parts = draw(st.integers(1, len(shape)))
+    ellipsis = n_parts < len(shape) and draw(st.sampled_from([None, "front", "back"]))
+    covered = shape[len(shape) - n_parts:] if ellipsis == "front" else shape[:n_parts]
+    parts = []
+    for n in covered:
+        if draw(st.booleans()):
+            parts.append(draw(st.integers(-n, n - 1)))
+        else:
+            start = draw(st.none() | st.integers(-n - 1, n))
+            stop = draw(st.none() | st.integers(-n - 1, n))
+            step = draw(st.none() | st.sampled_from(steps))
+            parts.append(slice(start, stop, step))
+    if draw(st.booleans()):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    if ellipsis == "front":
+        parts.insert(0, Ellipsis)
+    elif ellipsis == "back":
+        parts.append(Ellipsis)
+    return parts[0] if len(parts) == 1 and draw(st.booleans()) else tuple(parts)
+
+
+@st.composite
+def advanced_indices(draw, shape, steps=(1, 2, -1), ints=True):
+    """An index with integer arrays (repeated and negative entries on purpose), mixed with
+    ints and slices: every integer array of one index has the same length. (PyTorch reads
+    x[0, :, [1]] unlike NumPy, which counts the 0 as an advanced index: its tests pass
+    ``ints=False``.)"""
+    k = draw(st.integers(1, 5))
+    n_parts = draw(st.integers(1, len(shape)))
+    array_dims = draw(st.lists(st.integers(0, n_parts - 1), min_size=1, max_size=n_parts, unique=True))
+    parts = []
+    for d, n in enumerate(shape[:n_parts]):
+        if d in array_dims:
+            parts.append(np.array(draw(st.lists(st.integers(-n, n - 1), min_size=k, max_size=k)), dtype=np.int64))
+        elif ints and draw(st.booleans()):
+            parts.append(draw(st.integers(-n, n - 1)))
+        else:
+            parts.append(slice(draw(st.none() | st.integers(0, n)), None, draw(st.sampled_from(steps))))
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+@st.composite
+def mask_indices(draw, shape, steps=(1, 2, -1)):
+    """A boolean mask over the first m dims of ``shape``, maybe followed by a slice."""
+    m = draw(st.integers(1, len(shape)))
+    mask = draw(hnp.arrays(np.bool_, shape[:m], elements=st.booleans(), fill=st.nothing()))
+    if m < len(shape) and draw(st.booleans()):
+        return (mask, slice(None, None, draw(st.sampled_from(steps))))
+    return mask
+
+
+MATMUL_KINDS = ("2d", "1d@2d", "2d@1d", "1d@1d", "batched", "1d@batched", "batched@1d")
+
+
+@st.composite
+def matmul_shapes(draw, kind=None):
+    """Shapes (a, b) for a @ b of ``kind`` (any when None): 1-D on either side or both, 2-D,
+    and batched with broadcast batch dims (one side's batch dims may be fewer, or 1)."""
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    kind = kind or draw(st.sampled_from(MATMUL_KINDS))
+    batch_a, batch_b = draw(broadcastable_shapes(min_dims=1, max_dims=3, max_side=3))
+    return {
+        "2d": ((n, k), (k, m)),
+        "1d@2d": ((k,), (k, m)),
+        "2d@1d": ((n, k), (k,)),
+        "1d@1d": ((k,), (k,)),
+        "batched": (batch_a + (n, k), batch_b + (k, m)),
+        "1d@batched": ((k,), batch_b + (k, m)),
+        "batched@1d": (batch_a + (n, k), (k,)),
+    }[kind]
+
+
+@st.composite
+def probabilities(draw, n, c):
+    """(n, c) rows of positive values summing to 1 (soft labels)."""
+    raw = draw(arrays((n, c), 0.05, 1.0))
+    return raw / raw.sum(axis=1, keepdims=True)

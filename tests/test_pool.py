@@ -1,0 +1,134 @@
+"""max_pool2d: gradchecks on inputs without ties, parity with PyTorch (ties included), errors."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinygrad_dl1 import Tensor, gradcheck
+from tinygrad_dl1.ops import max_pool2d
+
+
+@st.composite
+def pool_cases(draw):
+    """Small max-pool problems: kernels 1..5, strides 1..3 (or the default), paddings up to kernel // 2."""
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride = draw(st.none() | st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    ph, pw = draw(st.integers(0, min(2, kh // 2))), draw(st.integers(0, min(2, kw // 2)))
+    h = draw(st.integers(max(1, kh - 2 * ph), kh + 4))
+    w = draw(st.integers(max(1, kw - 2 * pw), kw + 4))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**16))
+    return (n, c, h, w), (kh, kw), stride, (ph, pw), seed
+
+
+def distinct(shape, seed):
+    """Values 0.1 apart in random order: no ties, and a gradcheck step cannot change which is the max."""
+    size = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(size).reshape(shape) * 0.1 - size * 0.05
+
+
+def out_shape(shape, kernel, stride, padding):
+    stride = stride or kernel
+    return shape[:2] + tuple((shape[2 + d] + 2 * padding[d] - kernel[d]) // stride[d] + 1 for d in range(2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool_cases())
+def test_gradcheck(case):
+    shape, kernel, stride, padding, seed = case
+    x = Tensor(distinct(shape, seed), requires_grad=True)
+    assert gradcheck(lambda x: max_pool2d(x, kernel, stride, padding), [x])
+
+
+def torch_pool(x, kernel, stride, padding, gy):
+    torch = pytest.importorskip("torch")
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tx, kernel, stride, padding)
+    ty.backward(torch.tensor(gy))
+    return ty.detach().numpy(), tx.grad.numpy()
+
+
+def ours_pool(x, kernel, stride, padding, gy):
+    tx = Tensor(x, requires_grad=True)
+    y = max_pool2d(tx, kernel, stride, padding)
+    y.backward(gy)
+    return y.numpy(), tx.grad
+
+
+@settings(max_examples=40, deadline=None)
+@given(pool_cases(), st.booleans())
+def test_matches_pytorch(case, ties):
+    shape, kernel, stride, padding, seed = case
+    # with ties: a handful of distinct values, so most windows hold several maxima
+    x = np.random.default_rng(seed).integers(0, 3, shape).astype(np.float64) if ties else distinct(shape, seed)
+    gy = np.random.default_rng(seed + 1).standard_normal(out_shape(shape, kernel, stride, padding))
+    for name, a, t in zip(("y", "dx"), ours_pool(x, kernel, stride, padding, gy),
+                          torch_pool(x, kernel, stride, padding, gy)):
+        np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_convnet_pool_float32_matches_pytorch():
+    # the ConvNet's pool, 3x3 stride 2 pad 1: windows overlap, so gradients add up
+    x = distinct((4, 8, 16, 16), 3).astype(np.float32)
+    gy = np.random.default_rng(4).standard_normal((4, 8, 8, 8)).astype(np.float32)
+    ours, theirs = ours_pool(x, 3, 2, 1, gy), torch_pool(x, 3, 2, 1, gy)
+    for name, a, t in zip(("y", "dx"), ours, theirs):
+        assert a.dtype == np.float32, name
+        np.testing.assert_allclose(a, t, rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+def test_a_tie_goes_to_the_first_element_only():
+    x = Tensor(np.ones((1, 1, 2, 3)), requires_grad=True)
+    y = max_pool2d(x, 2, stride=1)
+    y.backward(np.array([[[[1.0, 10.0]]]]))
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 10, 0], [0, 0, 0]])   # as PyTorch does
+    _, theirs = torch_pool(np.ones((1, 1, 2, 3)), 2, 1, 0, np.array([[[[1.0, 10.0]]]]))
+    np.testing.assert_array_equal(x.grad, theirs)
+
+
+def test_padding_never_wins():
+    x = Tensor(-np.arange(16.0).reshape(1, 1, 4, 4) - 1, requires_grad=True)   # all negative; the pad is -inf
+    y = max_pool2d(x, 3, stride=2, padding=1)
+    np.testing.assert_array_equal(y.numpy()[0, 0], [[-1, -2], [-5, -6]])
+    y.sum().backward()
+    expected = np.zeros((4, 4))
+    expected[0, 0] = expected[0, 1] = expected[1, 0] = expected[1, 1] = 1
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_overlapping_windows_add_up():
+    data = -np.arange(16.0).reshape(1, 1, 4, 4)
+    data[0, 0, 1, 1] = 100.0                        # inside all four 3x3 windows (stride 2, pad 1)
+    x = Tensor(data, requires_grad=True)
+    y = max_pool2d(x, 3, stride=2, padding=1)
+    y.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    expected = np.zeros((4, 4))
+    expected[1, 1] = 10.0
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_stride_defaults_to_kernel_size():
+    x = Tensor(np.arange(36.0).reshape(1, 1, 6, 6))
+    np.testing.assert_array_equal(max_pool2d(x, 3).numpy()[0, 0], [[14, 17], [32, 35]])
+    np.testing.assert_array_equal(max_pool2d(x, (2, 3)).numpy()[0, 0], [[8, 11], [20, 23], [32, 35]])
+
+
+def test_a_large_kernel_keeps_its_argmax_exactly():
+    # 12 x 12 = 144 offsets: more than an int8 index holds
+    x = distinct((1, 2, 13, 12), 5)
+    gy = np.random.default_rng(6).standard_normal((1, 2, 2, 1))
+    for a, t in zip(ours_pool(x, 12, 1, 0, gy), torch_pool(x, 12, 1, 0, gy)):
+        np.testing.assert_array_equal(a, t)
+
+
+@pytest.mark.parametrize("shape,args,match", [
+    ((1, 1, 4, 4), (5,), r"kernel_size \(5, 5\) does not fit the padded input \(4, 4\)"),
+    ((1, 1, 1, 5), ((4, 2), 1, (1, 0)), r"kernel_size \(4, 2\) does not fit the padded input \(3, 5\)"),
+    ((1, 4, 4), (2,), r"input must be 4-D.*\(1, 4, 4\)"),
+    ((1, 1, 8, 8), (3, 1, 2), r"padding \(2, 2\) must be at most half of kernel_size \(3, 3\)"),
+    ((1, 1, 8, 8), (2, 0), r"stride must be >= 1"),
+    ((1, 1, 8, 8), (0,), r"kernel_size must be >= 1"),
+    ((1, 1, 8, 8), ((2, 2, 2),), r"kernel_size must be an int or a pair"),
+])
+def test_clear_errors(shape, args, match):
+    with pytest.raises(ValueError, match=match):
+        max_pool2d(Tensor(np.zeros(shape)), *args)

@@ -1,0 +1,119 @@
+"""Command line: ``tinygrad-dl1 train mlp|convnet [flags]`` (also ``python -m tinygrad_dl1``)."""
+import argparse
+import json
+import sys
+import time
+
+# Per model: the assignment's defaults for the flags left out.
+DEFAULTS = {
+    "mlp": dict(learning_rate=2e-3, max_steps=1500, batch_size=200, eval_freq=100, optimizer="sgd"),
+    "convnet": dict(learning_rate=1e-4, max_steps=5000, batch_size=32, eval_freq=500, optimizer="adam"),
+}
+EVAL_BATCH = {"mlp": 1000, "convnet": 250}   # test images per forward pass when evaluating
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tinygrad-dl1", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a model on CIFAR-10",
+                                description="Train a model on CIFAR-10 and write metrics.csv, curves.png, "
+                                            "summary.json and checkpoint.npz into --out.")
+    train.add_argument("model", choices=sorted(DEFAULTS))
+    train.add_argument("--dnn-hidden-units", default="100",
+                       help="MLP hidden layer sizes, comma separated ('' for logistic regression)")
+    train.add_argument("--learning-rate", type=float, help="mlp: 2e-3, convnet: 1e-4")
+    train.add_argument("--max-steps", type=int, help="mlp: 1500, convnet: 5000")
+    train.add_argument("--batch-size", type=int, help="mlp: 200, convnet: 32")
+    train.add_argument("--eval-freq", type=int,
+                       help="evaluate on the whole test set every N steps (mlp: 100, convnet: 500)")
+    train.add_argument("--neg-slope", type=float, default=0.02, help="leaky ReLU negative slope")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], help="mlp: sgd, convnet: adam")
+    train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--batch-norm", action="store_true", help="MLP: batch norm after each hidden linear")
+    train.add_argument("--dropout", type=float, default=0.0, help="MLP: dropout after each hidden layer")
+    train.add_argument("--init", choices=["assignment", "default"], default="assignment",
+                       help="MLP weights: N(0, 1e-4^2) as the assignment, or PyTorch's default")
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--data-dir", help="folder holding cifar-10-batches-py (else $TINYGRAD_DL1_DATA, "
+                                          "else a cache folder, downloading on first use)")
+    train.add_argument("--download", action="store_true",
+                       help="download CIFAR-10 into --data-dir (or $TINYGRAD_DL1_DATA) when it is not there")
+    train.add_argument("--out", help="output folder (default: runs/<model>-<date>-<time>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def parse_config(argv=None):
+    """The run's settings as a plain dict, with each model's defaults filled in."""
+    args = build_parser().parse_args(argv)
+    if args.resume and not args.out:
+        raise SystemExit("tinygrad-dl1: --resume needs --out, the folder of the run to continue")
+    config = vars(args)
+    for key, value in DEFAULTS[args.model].items():
+        if config[key] is None:
+            config[key] = value
+    try:
+        config["dnn_hidden_units"] = [int(u) for u in args.dnn_hidden_units.split(",") if u.strip()]
+    except ValueError:
+        raise SystemExit(f"tinygrad-dl1: --dnn-hidden-units must be integers separated by commas, "
+                         f"got {args.dnn_hidden_units!r}") from None
+    for key in ("learning_rate", "max_steps", "batch_size", "eval_freq"):
+        if config[key] <= 0:
+            raise SystemExit(f"tinygrad-dl1: --{key.replace('_', '-')} must be positive, got {config[key]}")
+    if not 0 <= config["dropout"] < 1:
+        raise SystemExit(f"tinygrad-dl1: --dropout must lie in [0, 1), got {config['dropout']}")
+    config["out"] = config["out"] or time.strftime(f"runs/{args.model}-%Y%m%d-%H%M%S")
+    return config
+
+
+def build_model(config, n_channels, n_inputs, n_classes):
+    from . import models
+    if config["model"] == "convnet":
+        return models.ConvNet(n_channels, n_classes)
+    return models.MLP(n_inputs, config["dnn_hidden_units"], n_classes, neg_slope=config["neg_slope"],
+                      batch_norm=config["batch_norm"], dropout=config["dropout"], init=config["init"])
+
+
+def build_optimizer(config, params):
+    from . import optim
+    if config["optimizer"] == "adam":
+        return optim.Adam(params, lr=config["learning_rate"], weight_decay=config["weight_decay"])
+    return optim.SGD(params, lr=config["learning_rate"], momentum=config["momentum"],
+                     weight_decay=config["weight_decay"])
+
+
+def main(argv=None):
+    config = parse_config(argv)
+    from . import data, random, train
+    random.seed(config["seed"])     # the model's initial weights
+    try:
+        cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None)
+        model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,
+                            n_classes=len(cifar.classes))
+        model.to(config["device"])
+        optimizer = build_optimizer(config, model.parameters())
+        recorded = {k: v for k, v in config.items() if k not in ("data_dir", "download", "no_progress", "resume", "out")}
+        print(f"training {config['model']} for {config['max_steps']} steps; writing to {config['out']}",
+              file=sys.stderr)
+        summary = train.train(model, optimizer, cifar, max_steps=config["max_steps"],
+                              batch_size=config["batch_size"], eval_freq=config["eval_freq"],
+                              out_dir=config["out"], seed=config["seed"], config=recorded,
+                              resume=config["resume"], device=config["device"],
+                              eval_batch_size=EVAL_BATCH[config["model"]],
+                              show_progress=not config["no_progress"],
+                              log=lambda msg: print(msg, file=sys.stderr))
+    except KeyboardInterrupt:
+        return 130
+    except (data.DatasetError, train.TrainingDiverged, FileExistsError, FileNotFoundError, ValueError,
+            RuntimeError) as e:
+        print(f"tinygrad-dl1: error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The assignment's multi-layer perceptron."""
+from .. import nn
+
+
+class MLP(nn.Sequential):
+    """Linear layers with leaky ReLU between them; the input is flattened to (N, n_inputs).
+
+    Each hidden layer is Linear -> [BatchNorm1d] -> LeakyReLU(neg_slope) -> [Dropout].
+    An empty ``n_hidden`` gives multinomial logistic regression. ``init="assignment"``
+    draws weights from N(0, 1e-4^2) with zero biases, as the assignment does;
+    ``init="default"`` uses PyTorch's default. Being a Sequential, its state_dict keys
+    ("0.weight", "1.running_mean", ...) match the same stack built in PyTorch.
+    """
+
+    def __init__(self, n_inputs, n_hidden, n_classes, neg_slope=0.02, batch_norm=False, dropout=0.0,
+                 init="assignment"):
+        sizes = [n_inputs, *n_hidden]
+        layers = []
+        for n_in, n_out in zip(sizes, sizes[1:]):
+            layers.append(nn.Linear(n_in, n_out, init=init))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(n_out))
+            layers.append(nn.LeakyReLU(neg_slope))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(sizes[-1], n_classes, init=init))
+        super().__init__(*layers)
+        self.n_inputs = n_inputs
+
+    def forward(self, x):
+        if x.ndim != 2:
+            x = x.reshape(len(x), -1)
+        if x.shape[1] != self.n_inputs:
+            raise ValueError(f"MLP: expected inputs of {self.n_inputs} features, got shape {x.shape}")
+        return super().forward(x)

@@ -1,0 +1,16 @@
+"""Dropout: inverted dropout while training, the identity in eval mode."""
+from . import functional as F
+from ..ops.dropout import check_probability
+from .module import Module
+
+
+class Dropout(Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = check_probability(p, "Dropout")
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"

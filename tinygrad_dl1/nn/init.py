@@ -1,0 +1,60 @@
+"""Weight initialisations, each filling a tensor in place (hence the trailing underscore, as in PyTorch).
+
+Draws come from ``generator`` or, by default, ``tinygrad_dl1.random.default_generator()``.
+"""
+import math
+
+from .. import backend, random
+
+ASSIGNMENT_WEIGHT_STD = 1e-4   # the assignment's Linear init: weights ~ N(0, std^2) with std = 1e-4, biases 0
+
+
+def fan_in(shape):
+    """Inputs feeding one output unit: in_features for (out, in), in_channels * kh * kw for (out, in, kh, kw)."""
+    if len(shape) < 2:
+        raise ValueError(f"fan_in needs a weight with at least 2 dims, got shape {shape}")
+    return math.prod(shape[1:])
+
+
+def _fill(t, values):
+    t.data[...] = backend.to_device(values.astype(t.dtype), t.device)
+    return t
+
+
+def uniform_(t, low, high, generator=None):
+    generator = random.default_generator() if generator is None else generator
+    return _fill(t, generator.uniform(low, high, t.shape))
+
+
+def normal_(t, mean=0.0, std=1.0, generator=None):
+    generator = random.default_generator() if generator is None else generator
+    return _fill(t, generator.normal(mean, std, t.shape))
+
+
+def zeros_(t):
+    t.data[...] = 0
+    return t
+
+
+def kaiming_uniform_(t, a=math.sqrt(5), generator=None):
+    """U(-bound, bound) with bound = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)).
+
+    PyTorch's default a = sqrt(5) gives bound = 1 / sqrt(fan_in)."""
+    bound = math.sqrt(2 / (1 + a * a)) * math.sqrt(3 / fan_in(t.shape))
+    return uniform_(t, -bound, bound, generator)
+
+
+def default_init_(weight, bias=None, generator=None):
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) weights,
+    biases ~ U(-1 / sqrt(fan_in), 1 / sqrt(fan_in))."""
+    kaiming_uniform_(weight, generator=generator)
+    if bias is not None:
+        bound = 1 / math.sqrt(fan_in(weight.shape))
+        uniform_(bias, -bound, bound, generator)
+
+
+def assignment_init_(weight, bias=None, std=ASSIGNMENT_WEIGHT_STD, generator=None):
+    """The assignment's init: weights ~ N(0, std^2) (std = 1e-4), biases 0."""
+    normal_(weight, 0.0, std, generator)
+    if bias is not None:
+        zeros_(bias)

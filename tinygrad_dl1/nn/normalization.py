@@ -1,0 +1,44 @@
+"""BatchNorm1d and BatchNorm2d: learnable per-channel scale (weight) and shift (bias), and running
+statistics kept as buffers (running_mean, running_var, num_batches_tracked), as in PyTorch."""
+import numpy as np
+
+from . import functional as F
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    input_shapes = ()    # the accepted input shapes, as text, by number of dims
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features))
+        self.bias = Parameter(np.zeros(num_features))
+        self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
+        self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+        self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+
+    def forward(self, x):
+        if x.ndim not in self.input_shapes or x.shape[1] != self.num_features:
+            expected = " or ".join(self.input_shapes.values()).replace("C", str(self.num_features))
+            raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of shape {expected}, "
+                             f"got {x.shape}")
+        y = F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.training,
+                         self.momentum, self.eps)
+        if self.training:
+            self.num_batches_tracked.data += 1
+        return y
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) inputs, statistics per channel C."""
+    input_shapes = {2: "(N, C)", 3: "(N, C, L)"}
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of (N, C, H, W) inputs, statistics per channel C over N, H and W."""
+    input_shapes = {4: "(N, C, H, W)"}

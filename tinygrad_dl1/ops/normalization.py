@@ -1,0 +1,131 @@
+"""Batch normalization, two ways: one op with a backward derived by hand (``batch_norm``) and
+the same formula composed of primitive ops, whose backward autograd derives
+(``batch_norm_composed``, the teaching version). Both give the same values and gradients.
+
+Statistics are per channel (axis 1), taken over the batch and any spatial axes, so inputs
+of shape (N, C), (N, C, L) and (N, C, H, W) all work. In training mode the batch's
+statistics normalise and, when given, ``running_mean`` / ``running_var`` are updated in
+place; in eval mode the running statistics normalise.
+"""
+from .. import backend
+from ..function import Function
+from ..tensor import Tensor
+
+
+class BatchNorm(Function):
+    def __init__(self, axes, running_mean, running_var, training, momentum, eps):
+        self.axes, self.training, self.eps = axes, training, eps
+        self.running_mean, self.running_var, self.momentum = running_mean, running_var, momentum
+
+    def forward(self, x, gamma, beta):  # y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps)
+        xp = backend.array_module(x)
+        shape = channel_shape(x)
+        if self.training:
+            mu = x.mean(axis=self.axes, keepdims=True)
+            var = ((x - mu) ** 2).mean(axis=self.axes, keepdims=True)    # biased: divides by N
+            if self.running_mean is not None:
+                update_running_stats(self.running_mean, self.running_var, mu, var, entries_per_channel(x),
+                                     self.momentum)
+        else:
+            mu = self.running_mean.reshape(shape).astype(x.dtype, copy=False)
+            var = self.running_var.reshape(shape).astype(x.dtype, copy=False)
+        inv_sigma = 1 / xp.sqrt(var + self.eps)
+        x_hat = (x - mu) * inv_sigma
+        need_x, need_gamma, _ = self.needs_input_grad
+        # backward needs x_hat for dgamma, and for dx in training mode; gamma / sigma for dx
+        self.x_hat = x_hat if need_gamma or (need_x and self.training) else None
+        self.scale = gamma.reshape(shape) * inv_sigma if need_x else None
+        self.running_mean = self.running_var = None          # already updated; backward needs neither
+        return x_hat * gamma.reshape(shape) + beta.reshape(shape)
+
+    def backward(self, gy):
+        need_x, need_gamma, need_beta = self.needs_input_grad
+        sum_dy = gy.sum(axis=self.axes, keepdims=True)
+        sum_dy_xhat = None if self.x_hat is None else (gy * self.x_hat).sum(axis=self.axes, keepdims=True)
+        gx = None
+        if need_x and self.training:
+            # dx = gamma / (N sigma) * (N dy - sum(dy) - x_hat * sum(dy * x_hat)), N entries per channel
+            n = entries_per_channel(gy)
+            gx = self.scale / n * (n * gy - sum_dy - self.x_hat * sum_dy_xhat)
+        elif need_x:
+            gx = self.scale * gy                                  # eval: mu, sigma constant; dx = gamma / sigma * dy
+        ggamma = sum_dy_xhat.reshape(-1) if need_gamma else None  # dgamma = sum(dy * x_hat)
+        gbeta = sum_dy.reshape(-1) if need_beta else None         # dbeta = sum(dy)
+        return gx, ggamma, gbeta
+
+
+def channel_shape(x):
+    """(1, C, 1, ...): a per-channel vector's shape for broadcasting against ``x``."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def entries_per_channel(x):
+    return x.size // x.shape[1]
+
+
+def update_running_stats(running_mean, running_var, mean, var, n, momentum):
+    """running = (1 - momentum) * running + momentum * batch, in place; the variance unbiased: var * n / (n - 1)."""
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean.reshape(-1)
+    running_var *= 1 - momentum
+    running_var += (momentum * n / (n - 1)) * var.reshape(-1)
+
+
+def _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps, op):
+    """The reduced axes and the running statistics as arrays, after checking every argument."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must have shape (N, C), (N, C, L) or (N, C, H, W), got {x.shape}")
+    c = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if not isinstance(p, Tensor) or p.shape != (c,):
+            got = p.shape if isinstance(p, Tensor) else type(p).__name__
+            raise ValueError(f"{op}: {name} must be a tensor of shape ({c},) for input of shape {x.shape}, got {got}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
+    stats = []
+    for name, s in (("running_mean", running_mean), ("running_var", running_var)):
+        s = s.data if isinstance(s, Tensor) else s
+        if s is not None and not backend.is_array(s):
+            raise TypeError(f"{op}: {name} must be an array or Tensor (it is updated in place), "
+                            f"got {type(s).__name__}")
+        if s is not None and s.shape != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, got {s.shape}")
+        if s is not None and backend.device_of(s) != x.device:
+            raise RuntimeError(f"{op}: {name} is on {backend.device_of(s)} but the input on {x.device}")
+        stats.append(s)
+    if not training and running_mean is None:
+        raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var")
+    if training and entries_per_channel(x) < 2:
+        raise ValueError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must lie in [0, 1], got {momentum}")
+    if not eps > 0:
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    return (0,) + tuple(range(2, x.ndim)), stats[0], stats[1]
+
+
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
+    """Batch normalization as one op with a hand-derived backward (see the module's docstring)."""
+    axes, rm, rv = _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps, "batch_norm")
+    return BatchNorm(axes, rm, rv, training, momentum, eps)(x, gamma, beta)
+
+
+def batch_norm_composed(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1,
+                        eps=1e-5):
+    """Batch normalization composed of primitive ops (mean, sub, mul, pow, add), so autograd derives
+    the backward. The teaching version of ``batch_norm``: same values and gradients, more memory and time."""
+    axes, rm, rv = _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps,
+                            "batch_norm_composed")
+    shape = channel_shape(x)
+    if training:
+        mu = x.mean(axis=axes, keepdims=True)
+        centred = x - mu
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        if rm is not None:
+            update_running_stats(rm, rv, mu.data, var.data, entries_per_channel(x), momentum)
+    else:
+        mu = Tensor(rm.reshape(shape), dtype=x.dtype)
+        centred = x - mu
+        var = Tensor(rv.reshape(shape), dtype=x.dtype)
+    x_hat = centred * (var + eps) ** -0.5
+    return x_hat * gamma.reshape(shape) + beta.reshape(shape)

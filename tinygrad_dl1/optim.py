@@ -1,0 +1,142 @@
+"""Optimizers: SGD (with momentum) and Adam, with PyTorch's update rules.
+
+``step()`` updates each parameter's array in place (never rebinding ``.data``) from its
+``.grad``, which it never changes; parameters whose grad is None are skipped. Float32
+parameters stay float32. ``state_dict()`` / ``load_state_dict()`` save and restore the
+hyperparameters and the per-parameter state (as NumPy arrays, in PyTorch's layout), so a
+checkpointed run resumes exactly.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+class Optimizer:
+    hyperparameters = ()    # the attributes saved in state_dict
+
+    def __init__(self, params):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{type(self).__name__}: parameter {i} must be a Tensor that requires grad, "
+                                f"got {p!r:.60}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once in the list")
+        self.state = {}     # parameter index -> {name: array or number}
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self.update(p.data, p.grad, self.state.setdefault(i, {}))
+
+    def update(self, w, g, state):
+        """Change the array ``w`` in place from its gradient ``g``; ``state`` persists between steps."""
+        raise NotImplementedError
+
+    def state_dict(self):
+        group = {name: getattr(self, name) for name in self.hyperparameters}
+        group["params"] = list(range(len(self.params)))
+        state = {i: {k: np.array(backend.to_numpy(v)) if backend.is_array(v) else v for k, v in s.items()}
+                 for i, s in self.state.items()}
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, state_dict):
+        groups = state_dict["param_groups"]
+        if len(groups) != 1 or len(groups[0]["params"]) != len(self.params):
+            counts = [len(g["params"]) for g in groups]
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state dict has parameter groups of "
+                             f"sizes {counts}, this optimizer one group of {len(self.params)} parameters")
+        state = {}
+        for i, saved in state_dict["state"].items():
+            p = self.params[int(i)]
+            state[int(i)] = {k: self._restore(v, p, f"state of parameter {i}, {k!r}") for k, v in saved.items()}
+        for name in self.hyperparameters:
+            value = groups[0][name]
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        self.state = state
+
+    def _restore(self, value, p, where):
+        if isinstance(value, numbers.Number):
+            return value
+        if isinstance(value, Tensor):
+            array = value.numpy()
+        else:
+            array = backend.to_numpy(value) if backend.is_array(value) else np.asarray(value)
+        if array.ndim == 0:
+            return array.item()
+        if array.shape != p.shape:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {where} has shape {array.shape}, "
+                             f"the parameter {p.shape}")
+        return backend.to_device(array.astype(p.dtype), p.device)
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+class SGD(Optimizer):
+    """w -= lr * v, with v = momentum * v + g (v = g on the first step), g = grad + weight_decay * w."""
+
+    hyperparameters = ("lr", "momentum", "weight_decay")
+
+    def __init__(self, params, lr, momentum=0, weight_decay=0):
+        _check(lr >= 0, f"SGD: lr must be >= 0, got {lr}")
+        _check(momentum >= 0, f"SGD: momentum must be >= 0, got {momentum}")
+        _check(weight_decay >= 0, f"SGD: weight_decay must be >= 0, got {weight_decay}")
+        super().__init__(params)
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+
+    def update(self, w, g, state):
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if self.momentum:
+            v = state.get("momentum_buffer")
+            if v is None:
+                v = state["momentum_buffer"] = g.copy()
+            else:
+                v *= self.momentum
+                v += g
+            g = v
+        w -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; weight_decay is added to the gradient (L2), as in PyTorch's Adam."""
+
+    hyperparameters = ("lr", "betas", "eps", "weight_decay")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        _check(lr >= 0, f"Adam: lr must be >= 0, got {lr}")
+        _check(len(betas) == 2 and all(0 <= b < 1 for b in betas), f"Adam: betas must lie in [0, 1), got {betas}")
+        _check(eps >= 0, f"Adam: eps must be >= 0, got {eps}")
+        _check(weight_decay >= 0, f"Adam: weight_decay must be >= 0, got {weight_decay}")
+        super().__init__(params)
+        self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
+
+    def update(self, w, g, state):
+        xp = backend.array_module(w)
+        b1, b2 = self.betas
+        t = state["step"] = state.get("step", 0) + 1
+        if self.weight_decay:
+            g = g + self.weight_decay * w
+        if "exp_avg" not in state:
+            state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(w), xp.zeros_like(w)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g                   # m = b1 m + (1 - b1) g
+        v *= b2
+        v += (1 - b2) * g * g               # v = b2 v + (1 - b2) g^2
+        # w -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+        denominator = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
+        w -= (self.lr / (1 - b1 ** t)) * m / denominator
