@@ -15,14 +15,18 @@ def best_time(step, repeats=5, number=20, warmup=3):
     return best
 
 
-def interleaved_times(steps, repeats=5, number=20, warmup=3):
-    """Best time per call of each of ``steps`` (a dict), measured in turns so noise hits all alike."""
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
+def interleaved_times(steps, repeats=5, number=20, warmup=3, pause=0.3):
+    """Best time per call of each of ``steps`` (a dict), measured in blocks that take turns.
+
+    Each block starts after a pause and a warm-up: a library's idle BLAS/OpenMP threads keep
+    spinning for a while after its work and would steal a core from the next block.
+    """
     best = {name: float("inf") for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
+            time.sleep(pause)
+            for _ in range(warmup):
+                step()
             start = time.perf_counter()
             for _ in range(number):
                 step()

@@ -122,7 +122,8 @@ def test_known_values():
 @pytest.mark.parametrize("x_shape,w_shape,kwargs,match", [
     ((1, 3, 4, 4), (2, 3, 5, 5), {}, r"kernel \(5, 5\).*does not fit the padded input \(4, 4\)"),
     ((1, 3, 4, 4), (2, 3, 7, 3), {"padding": 1}, r"kernel \(7, 3\).*padded input \(6, 6\)"),
-    ((1, 3, 4, 4), (2, 2, 3, 3), {}, r"\(1, 3, 4, 4\) has 3 channels but weight of shape \(2, 2, 3, 3\) expects 2"),
+    ((1, 3, 4, 4), (2, 2, 3, 3), {}, r"\(1, 3, 4, 4\) has 3 channels but weight of shape \(2, 2, 3, 3\) "
+                                     r"expects 2"),
     ((3, 4, 4), (2, 3, 3, 3), {}, r"input must be 4-D.*\(3, 4, 4\)"),
     ((1, 3, 4, 4), (3, 3, 3), {}, r"weight must be 4-D.*\(3, 3, 3\)"),
     ((1, 3, 4, 4), (2, 3, 3, 3), {"stride": 0}, r"stride must be >= 1"),

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinygrad_dl1 import Tensor, gradcheck
-from tinygrad_dl1.ops import max_pool2d
+from tinygrad_dl1 import Tensor, gradcheck, no_grad
+from tinygrad_dl1.ops import conv2d, max_pool2d
 
 
 @st.composite
@@ -59,7 +59,7 @@ def ours_pool(x, kernel, stride, padding, gy):
 def test_matches_pytorch(case, ties):
     shape, kernel, stride, padding, seed = case
     # with ties: a handful of distinct values, so most windows hold several maxima
-    x = np.random.default_rng(seed).integers(0, 3, shape).astype(np.float64) if ties else distinct(shape, seed)
+    x = np.random.default_rng(seed).integers(0, 3, shape) * 1.0 if ties else distinct(shape, seed)
     gy = np.random.default_rng(seed + 1).standard_normal(out_shape(shape, kernel, stride, padding))
     for name, a, t in zip(("y", "dx"), ours_pool(x, kernel, stride, padding, gy),
                           torch_pool(x, kernel, stride, padding, gy)):
@@ -104,6 +104,27 @@ def test_overlapping_windows_add_up():
     expected = np.zeros((4, 4))
     expected[1, 1] = 10.0
     np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_gradcheck_through_conv_pool_conv():
+    # as in the ConvNet: each op reads the one before as it comes (an NCHW view of channels-last memory)
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
+    w1 = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    w2 = Tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
+
+    def convnet_block(x, w1, w2):
+        return conv2d(max_pool2d(conv2d(x, w1, padding=1), 3, 2, 1), w2, padding=1)
+    assert gradcheck(convnet_block, [x, w1, w2])
+
+
+def test_without_grad_the_output_is_the_same():
+    x = distinct((2, 3, 9, 8), 9)
+    with_grad = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+    with no_grad():
+        without = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+    assert with_grad.grad_fn.arg is not None and without.grad_fn is None
+    np.testing.assert_array_equal(with_grad.numpy(), without.numpy())
 
 
 def test_stride_defaults_to_kernel_size():

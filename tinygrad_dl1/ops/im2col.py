@@ -10,12 +10,13 @@ from .. import backend
 
 def as_pair(value, name, op, minimum):
     """An int or a pair of ints (each >= minimum) as a pair; a ValueError naming ``name`` otherwise."""
-    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if pair is None or len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+    pair = (value, value) if isinstance(value, int) else value
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     if min(pair) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return pair
+    return tuple(pair)
 
 
 def out_size(size, kernel, stride, pad):
@@ -60,5 +61,6 @@ def col2im(block, shape, kernel, stride, out_hw):
         cols = block(k).reshape(n, oh, ow, c)
         if x is None:
             x = backend.array_module(cols).zeros(shape, cols.dtype)
-        windows(x, kernel, stride, out_hw)[:, :, :, k // kw, k % kw] += cols
+        target = windows(x, kernel, stride, out_hw)[:, :, :, k // kw, k % kw]
+        target += cols
     return x

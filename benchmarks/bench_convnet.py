@@ -1,0 +1,88 @@
+"""One Adam training step of the assignment's ConvNet (batch 32, float32) next to PyTorch CPU,
+and the peak memory of a step.
+
+    python benchmarks/bench_convnet.py
+"""
+import os
+import sys
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import interleaved_times, print_rows, try_import_torch  # noqa: E402
+
+from tinygrad_dl1 import Tensor, models, optim  # noqa: E402
+from tinygrad_dl1 import random as tg_random  # noqa: E402
+from tinygrad_dl1.nn import functional as F  # noqa: E402
+
+BATCH, LR = 32, 1e-4
+
+
+def make_ours(x, t):
+    model = models.ConvNet()
+    opt = optim.Adam(model.parameters(), lr=LR)
+    x = Tensor(x)
+
+    def step():
+        loss = F.cross_entropy(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step, model.state_dict()
+
+
+def make_torch(torch, x, t, state):
+    nn = torch.nn
+
+    def block(c_in, c_out):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU())
+
+    def pool():
+        return nn.MaxPool2d(3, 2, 1)
+    model = nn.Sequential()
+    for name, layer in [("conv1", block(3, 64)), ("maxpool1", pool()), ("conv2", block(64, 128)),
+                        ("maxpool2", pool()), ("conv3_a", block(128, 256)), ("conv3_b", block(256, 256)),
+                        ("maxpool3", pool()), ("conv4_a", block(256, 512)), ("conv4_b", block(512, 512)),
+                        ("maxpool4", pool()), ("conv5_a", block(512, 512)), ("conv5_b", block(512, 512)),
+                        ("maxpool5", pool()), ("flatten", nn.Flatten()), ("linear", nn.Linear(512, 10))]:
+        model.add_module(name, layer)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    x, t = torch.from_numpy(x), torch.from_numpy(t)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def peak_memory_mb(step):
+    """Peak memory allocated through Python/NumPy during one step (tracemalloc), in MB."""
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32)
+    t = rng.integers(0, 10, BATCH)
+    tg_random.seed(0)
+    ours, state = make_ours(x, t)
+    steps = {"ours": ours}
+    torch = try_import_torch()
+    if torch is not None:
+        steps["torch"] = make_torch(torch, x, t, state)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    best = interleaved_times(steps, repeats=3, number=5, warmup=1)
+    print_rows([("ConvNet Adam step, batch 32", best["ours"], best.get("torch"))])
+    print(f"peak memory of one step (ours, NumPy allocations): {peak_memory_mb(ours):.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
