@@ -10,26 +10,18 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import interleaved_times, print_rows, try_import_torch  # noqa: E402
+from common import (interleaved_times, our_training_step, print_rows, torch_training_step,  # noqa: E402
+                    try_import_torch)
 
-from tinygrad_dl1 import Tensor, models, optim  # noqa: E402
+from tinygrad_dl1 import models, optim  # noqa: E402
 from tinygrad_dl1 import random as tg_random  # noqa: E402
-from tinygrad_dl1.nn import functional as F  # noqa: E402
 
 BATCH, LR = 32, 1e-4
 
 
 def make_ours(x, t):
     model = models.ConvNet()
-    opt = optim.Adam(model.parameters(), lr=LR)
-    x = Tensor(x)
-
-    def step():
-        loss = F.cross_entropy(model(x), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step, model.state_dict()
+    return our_training_step(model, optim.Adam(model.parameters(), lr=LR), x, t), model.state_dict()
 
 
 def make_torch(torch, x, t, state):
@@ -48,15 +40,7 @@ def make_torch(torch, x, t, state):
                         ("maxpool5", pool()), ("flatten", nn.Flatten()), ("linear", nn.Linear(512, 10))]:
         model.add_module(name, layer)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    x, t = torch.from_numpy(x), torch.from_numpy(t)
-
-    def step():
-        loss = torch.nn.functional.cross_entropy(model(x), t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return step
+    return torch_training_step(torch, model, torch.optim.Adam(model.parameters(), lr=LR), x, t)
 
 
 def peak_memory_mb(step):

@@ -12,10 +12,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import interleaved_times, print_rows, try_import_torch  # noqa: E402
+from common import (interleaved_times, our_training_step, print_rows, torch_training_step,  # noqa: E402
+                    try_import_torch)
 
 from tinygrad_dl1 import Tensor, models, optim  # noqa: E402
-from tinygrad_dl1.nn import functional as F  # noqa: E402
 from tinygrad_dl1.ops import cross_entropy, linear  # noqa: E402
 
 BATCH, SIZES, LR, SLOPE = 200, (3072, 100, 10), 2e-3, 0.02
@@ -55,15 +55,7 @@ BETTER = dict(hidden=[1000, 500, 200, 50], batch=500, lr=1e-3, dropout=0.2)
 
 def make_better_ours(x, t):
     model = models.MLP(3072, BETTER["hidden"], 10, batch_norm=True, dropout=BETTER["dropout"], init="default")
-    opt = optim.Adam(model.parameters(), lr=BETTER["lr"])
-    x = Tensor(x)
-
-    def step():
-        loss = F.cross_entropy(model(x), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step, model.state_dict()
+    return our_training_step(model, optim.Adam(model.parameters(), lr=BETTER["lr"]), x, t), model.state_dict()
 
 
 def make_better_torch(torch, x, t, state):
@@ -73,15 +65,7 @@ def make_better_torch(torch, x, t, state):
         layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.LeakyReLU(SLOPE), nn.Dropout(BETTER["dropout"])]
     model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    opt = torch.optim.Adam(model.parameters(), lr=BETTER["lr"])
-    x, t = torch.from_numpy(x), torch.from_numpy(t)
-
-    def step():
-        loss = torch.nn.functional.cross_entropy(model(x), t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return step
+    return torch_training_step(torch, model, torch.optim.Adam(model.parameters(), lr=BETTER["lr"]), x, t)
 
 
 def main():

@@ -34,6 +34,32 @@ def interleaved_times(steps, repeats=5, number=20, warmup=3, pause=0.3):
     return best
 
 
+def our_training_step(model, opt, x, t):
+    """A closure: one step of ``opt`` on cross_entropy(model(x), t), with tinygrad_dl1."""
+    from tinygrad_dl1 import Tensor
+    from tinygrad_dl1.nn import functional as F
+    x = Tensor(x)
+
+    def step():
+        loss = F.cross_entropy(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def torch_training_step(torch, model, opt, x, t):
+    """The same step in PyTorch, on NumPy inputs ``x``, ``t``."""
+    x, t = torch.from_numpy(x), torch.from_numpy(t)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x), t)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
 def try_import_torch():
     """PyTorch, or None with a note, for the baseline column."""
     try:

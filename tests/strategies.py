@@ -9,6 +9,8 @@ so that central differences (eps = 1e-6) are a fair estimate of the derivative:
 Shapes are small (every side <= 4, at most 4 dims) so that a gradcheck entry by entry
 stays cheap; size-1 dims and 0-d shapes are drawn on purpose.
 """
+import math
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -196,3 +198,41 @@ def probabilities(draw, n, c):
     """(n, c) rows of positive values summing to 1 (soft labels)."""
     raw = draw(arrays((n, c), 0.05, 1.0))
     return raw / raw.sum(axis=1, keepdims=True)
+
+
+# tensor (op) tensor with broadcasting: name -> (function, strategy for the right operand)
+BINARY_CASES = {
+    "add": (lambda a, b: a + b, arrays),
+    "sub": (lambda a, b: a - b, arrays),
+    "mul": (lambda a, b: a * b, arrays),
+    "div": (lambda a, b: a / b, lambda shape: away_from_zero(shape, low=0.5)),
+}
+
+# Python scalars on either side of an operator, powers, exp and log, one tensor used twice:
+# name -> (function on a Tensor or an ndarray alike, strategy for x given its shape)
+SCALAR_CASES = {
+    "2 + t": (lambda t: 2 + t, arrays),
+    "t + 2.5": (lambda t: t + 2.5, arrays),
+    "2 - t": (lambda t: 2 - t, arrays),
+    "t - 0.5": (lambda t: t - 0.5, arrays),
+    "t * 3": (lambda t: t * 3, arrays),
+    "-0.5 * t": (lambda t: -0.5 * t, arrays),
+    "2 / t": (lambda t: 2 / t, lambda s: away_from_zero(s, low=0.5)),
+    "t / 2.5": (lambda t: t / 2.5, arrays),
+    "-t": (lambda t: -t, arrays),
+    "t ** 2": (lambda t: t ** 2, arrays),
+    "t ** 3": (lambda t: t ** 3, arrays),
+    "t ** 2.0": (lambda t: t ** 2.0, arrays),
+    "t ** 1": (lambda t: t ** 1, arrays),
+    "t ** 0": (lambda t: t ** 0, arrays),
+    "t ** 0.5": (lambda t: t ** 0.5, positive),
+    "t ** -1": (lambda t: t ** -1, positive),
+    "t ** -2.5": (lambda t: t ** -2.5, positive),
+    "t ** 1.5": (lambda t: t ** 1.5, positive),
+    "2 ** t": (lambda t: 2 ** t, arrays),
+    "0.5 ** t": (lambda t: 0.5 ** t, arrays),
+    "e ** t": (lambda t: math.e ** t, arrays),
+    "10.0 ** t": (lambda t: 10.0 ** t, arrays),
+    "1 ** t": (lambda t: 1 ** t, arrays),
+    "t * t": (lambda t: t * t, arrays),
+}
