@@ -133,10 +133,17 @@ class Adam(Optimizer):
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(w), xp.zeros_like(w)
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        tmp = xp.multiply(g, 1 - b1)        # one scratch array, reused below: no other temporaries
         m *= b1
-        m += (1 - b1) * g                   # m = b1 m + (1 - b1) g
+        m += tmp                            # m = b1 m + (1 - b1) g
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
         v *= b2
-        v += (1 - b2) * g * g               # v = b2 v + (1 - b2) g^2
+        v += tmp                            # v = b2 v + (1 - b2) g^2
         # w -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
-        denominator = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + self.eps
-        w -= (self.lr / (1 - b1 ** t)) * m / denominator
+        xp.sqrt(v, out=tmp)
+        tmp *= 1 / math.sqrt(1 - b2 ** t)
+        tmp += self.eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1 - b1 ** t)
+        w -= tmp
