@@ -15,6 +15,7 @@ from common import (interleaved_times, our_training_step, print_rows, torch_trai
 
 from tinygrad_dl1 import models, optim  # noqa: E402
 from tinygrad_dl1 import random as tg_random  # noqa: E402
+from tinygrad_dl1.models.convnet import LAYERS  # noqa: E402
 
 BATCH, LR = 32, 1e-4
 
@@ -25,20 +26,17 @@ def make_ours(x, t):
 
 
 def make_torch(torch, x, t, state):
-    nn = torch.nn
-
-    def block(c_in, c_out):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.ReLU())
-
-    def pool():
-        return nn.MaxPool2d(3, 2, 1)
-    model = nn.Sequential()
-    for name, layer in [("conv1", block(3, 64)), ("maxpool1", pool()), ("conv2", block(64, 128)),
-                        ("maxpool2", pool()), ("conv3_a", block(128, 256)), ("conv3_b", block(256, 256)),
-                        ("maxpool3", pool()), ("conv4_a", block(256, 512)), ("conv4_b", block(512, 512)),
-                        ("maxpool4", pool()), ("conv5_a", block(512, 512)), ("conv5_b", block(512, 512)),
-                        ("maxpool5", pool()), ("flatten", nn.Flatten()), ("linear", nn.Linear(512, 10))]:
-        model.add_module(name, layer)
+    nn, model, pools = torch.nn, torch.nn.Sequential(), 0
+    for layer in LAYERS:                  # the same table of layers as models.ConvNet
+        if layer == "pool":
+            pools += 1
+            model.add_module(f"maxpool{pools}", nn.MaxPool2d(3, 2, 1))
+        else:
+            name, c_in, c_out = layer
+            model.add_module(name, nn.Sequential(nn.Conv2d(c_in or 3, c_out, 3, 1, 1), nn.BatchNorm2d(c_out),
+                                                 nn.ReLU()))
+    model.add_module("flatten", nn.Flatten())
+    model.add_module("linear", nn.Linear(512, 10))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return torch_training_step(torch, model, torch.optim.Adam(model.parameters(), lr=LR), x, t)
 

@@ -17,6 +17,8 @@ import signal
 import threading
 import time
 
+import numpy as np
+
 from . import random as tg_random
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import BatchStream
@@ -90,7 +92,9 @@ def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, 
     config = dict(config or {})
     run = Run(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    stream = BatchStream(data.train_x, data.train_y, batch_size, seed=seed)
+    # the batch order draws from a stream of its own, independent of tinygrad_dl1.random's
+    # (weight inits, dropout), even when both are seeded with the same number
+    stream = BatchStream(data.train_x, data.train_y, batch_size, seed=np.random.SeedSequence(seed).spawn(1)[0])
     state = {"step": 0, "history": [], "elapsed_s": 0.0, "running": [0.0, 0, 0]}
     if resume:
         state = _restore(run, config, model, optimizer, stream)

@@ -1,0 +1,103 @@
+"""The assignment's models: their layers, their state_dict keys, and their gradients against PyTorch."""
+import numpy as np
+import pytest
+
+from tinygrad_dl1 import Tensor, models, nn
+from tinygrad_dl1 import random as tg_random
+from tinygrad_dl1.models.convnet import LAYERS
+from tinygrad_dl1.nn import functional as F
+
+
+def test_mlp_layers_follow_the_flags():
+    kinds = [type(m).__name__ for m in models.MLP(12, [8, 6], 3, batch_norm=True, dropout=0.1)]
+    assert kinds == ["Linear", "BatchNorm1d", "LeakyReLU", "Dropout"] * 2 + ["Linear"]
+    assert [type(m).__name__ for m in models.MLP(12, [], 3)] == ["Linear"]     # logistic regression
+
+
+def test_mlp_assignment_init_and_slope():
+    tg_random.seed(0)
+    mlp = models.MLP(3072, [100], 10, neg_slope=0.05)
+    assert mlp[0].weight.numpy().std() == pytest.approx(1e-4, rel=0.02)
+    assert not mlp[0].bias.numpy().any()
+    pre = mlp[0](Tensor(np.random.default_rng(0).standard_normal((4, 3072)) * 1e4)).numpy()
+    assert (pre < 0).any() and (pre > 0).any()
+    np.testing.assert_allclose(mlp[1](Tensor(pre)).numpy(), np.where(pre > 0, pre, 0.05 * pre), rtol=1e-6)
+
+
+def test_mlp_flattens_images_and_rejects_the_wrong_size():
+    mlp = models.MLP(3 * 4 * 4, [5], 10)
+    assert mlp(Tensor(np.zeros((2, 3, 4, 4)))).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"48 features.*\(2, 50\)"):
+        mlp(Tensor(np.zeros((2, 50))))
+
+
+def test_convnet_shapes_and_input_checks():
+    net = models.ConvNet()
+    names = [name for name, _ in net.named_children()]
+    assert names == ["conv1", "maxpool1", "conv2", "maxpool2", "conv3_a", "conv3_b", "maxpool3", "conv4_a",
+                     "conv4_b", "maxpool4", "conv5_a", "conv5_b", "maxpool5", "flatten", "linear"]
+    # 3x3 convs with biases, batch norm affine, linear 512 -> 10
+    convs = [(3, 64), (64, 128), (128, 256), (256, 256), (256, 512), (512, 512), (512, 512), (512, 512)]
+    expected = sum(9 * i * o + o + 2 * o for i, o in convs) + 512 * 10 + 10
+    assert sum(p.size for p in net.parameters()) == expected
+    assert net(Tensor(np.zeros((2, 3, 32, 32), np.float32))).shape == (2, 10)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\).*\(2, 1, 32, 32\)"):
+        net(Tensor(np.zeros((2, 1, 32, 32))))
+
+
+def torch_convnet(torch):
+    """The same network built from torch.nn, from the same table of layers, in float64."""
+    tnn, net, pools = torch.nn, torch.nn.Sequential(), 0
+    for layer in LAYERS:
+        if layer == "pool":
+            pools += 1
+            net.add_module(f"maxpool{pools}", tnn.MaxPool2d(3, 2, 1))
+        else:
+            name, c_in, c_out = layer
+            net.add_module(name, tnn.Sequential(tnn.Conv2d(c_in or 3, c_out, 3, 1, 1), tnn.BatchNorm2d(c_out),
+                                                tnn.ReLU()))
+    net.add_module("flatten", tnn.Flatten())
+    net.add_module("linear", tnn.Linear(512, 10))
+    return net.double()
+
+
+def test_convnet_matches_pytorch_forward_backward_and_running_stats():
+    torch = pytest.importorskip("torch")
+    tg_random.seed(0)
+    net = models.ConvNet()
+    for p in net.parameters():
+        p.data = p.data.astype(np.float64)
+    ref = torch_convnet(torch)
+    ref.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in net.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((4, 3, 32, 32)), rng.integers(0, 10, 4)
+
+    loss = F.cross_entropy(net(Tensor(x)), t)
+    loss.backward()
+    ref_loss = torch.nn.functional.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(t))
+    ref_loss.backward()
+
+    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-10)
+    ref_params = dict(ref.named_parameters())
+    for name, p in net.named_parameters():
+        expected = ref_params[name].grad.numpy()
+        # a conv bias followed by batch norm has a gradient of exactly zero in theory: compare absolutely
+        np.testing.assert_allclose(p.grad, expected, rtol=1e-7, atol=1e-12, err_msg=name)
+    ref_state = ref.state_dict()
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(value, ref_state[key].numpy(), rtol=1e-7, atol=1e-10, err_msg=key)
+
+
+def test_convnet_state_dict_loads_into_pytorch_and_back():
+    torch = pytest.importorskip("torch")
+    net = models.ConvNet()
+    ref = torch_convnet(torch).float()
+    ref.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    back = models.ConvNet()
+    back.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
+    net.eval(), back.eval(), ref.eval()
+    x = np.random.default_rng(2).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = ref(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(back(Tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
+    assert isinstance(back.conv3_a[1], nn.BatchNorm2d)
