@@ -35,9 +35,8 @@ class Conv2d(Function):
         gy = gy.transpose(0, 2, 3, 1).reshape(-1, o)             # a free view when gy is channels-last
         gx = gw = gb = None
         if need[0]:
-            wk = self.wm.reshape(o, kh * kw, c)                  # wk[:, k]: the (O, C) weight of offset k
             padded = (n, h + 2 * ph, wd + 2 * pw, c)
-            gx = col2im(lambda k: gy @ wk[:, k], padded, self.kernel, self.stride, self.out_hw)
+            gx = col2im(gy @ self.wm, padded, self.kernel, self.stride, self.out_hw)
             gx = gx[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
         if need[1]:
             gw = (gy.T @ self.cols).reshape(o, kh, kw, c).transpose(0, 3, 1, 2).copy()

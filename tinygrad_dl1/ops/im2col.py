@@ -49,18 +49,15 @@ def im2col(x, kernel, stride, out_hw):
     return windows(x, kernel, stride, out_hw).reshape(n * oh * ow, kh * kw * c)   # the one copy
 
 
-def col2im(block, shape, kernel, stride, out_hw):
+def col2im(cols, shape, kernel, stride, out_hw):
     """The adjoint of im2col: x[n, sh*a + i, sw*b + j, c] += cols[(n, a, b), (i, j, c)], x of ``shape``.
 
-    ``block(k)`` gives the (N*OH*OW, C) columns of kernel offset k = i*kw + j, so the
-    whole cols matrix never needs to exist at once.
+    One strided add per kernel offset (i, j); windows that overlap add up.
     """
     (n, _, _, c), (kh, kw), (oh, ow) = shape, kernel, out_hw
-    x = None
-    for k in range(kh * kw):
-        cols = block(k).reshape(n, oh, ow, c)
-        if x is None:
-            x = backend.array_module(cols).zeros(shape, cols.dtype)
-        target = windows(x, kernel, stride, out_hw)[:, :, :, k // kw, k % kw]
-        target += cols
+    x = backend.array_module(cols).zeros(shape, cols.dtype)
+    target, source = windows(x, kernel, stride, out_hw), cols.reshape(n, oh, ow, kh, kw, c)
+    for i in range(kh):
+        for j in range(kw):
+            target[:, :, :, i, j] += source[:, :, :, i, j]
     return x
