@@ -35,6 +35,11 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+def n_correct(logits, labels):
+    """How many rows of ``logits`` have their largest entry at the row's label."""
+    return int((logits.numpy().argmax(axis=1) == labels).sum())
+
+
 def evaluate(model, x, y, batch_size=1000, device="cpu"):
     """Mean cross-entropy and accuracy of ``model`` on all of (x, y), in chunks, without a graph."""
     model.eval()
@@ -44,7 +49,7 @@ def evaluate(model, x, y, batch_size=1000, device="cpu"):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             logits = model(Tensor(xb, device=device))
             loss_sum += F.cross_entropy(logits, Tensor(yb, device=device)).item() * len(xb)
-            correct += int((logits.numpy().argmax(axis=1) == yb).sum())
+            correct += n_correct(logits, yb)
     return loss_sum / len(x), correct / len(x)
 
 
@@ -61,7 +66,7 @@ def train_step(model, optimizer, xb, yb, device="cpu"):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return value, int((logits.numpy().argmax(axis=1) == yb).sum())
+    return value, n_correct(logits, yb)
 
 
 class Run:
@@ -132,8 +137,9 @@ def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, 
                            test_loss=test_loss, test_acc=test_acc, elapsed_s=round(time.perf_counter() - started, 2))
                 state["history"].append(row)
                 running = [0.0, 0, 0]
-                (bar.write if show_progress else log)(f"step {step:>6}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
-                          f"test loss {test_loss:.4f} acc {test_acc:.4f}")
+                message = (f"step {step:>6}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
+                           f"test loss {test_loss:.4f} acc {test_acc:.4f}")
+                (bar.write if show_progress else log)(message)
                 run.write_metrics(state["history"], title)
                 snapshot()
     if step < max_steps:      # stopped by Ctrl-C
