@@ -10,12 +10,13 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))   # the PyTorch twin
+from torch_reference import torch_convnet  # noqa: E402
 from common import (interleaved_times, our_training_step, print_rows, torch_training_step,  # noqa: E402
                     try_import_torch)
 
 from tinygrad_dl1 import models, optim  # noqa: E402
 from tinygrad_dl1 import random as tg_random  # noqa: E402
-from tinygrad_dl1.models.convnet import LAYERS  # noqa: E402
 
 BATCH, LR = 32, 1e-4
 
@@ -26,17 +27,7 @@ def make_ours(x, t):
 
 
 def make_torch(torch, x, t, state):
-    nn, model, pools = torch.nn, torch.nn.Sequential(), 0
-    for layer in LAYERS:                  # the same table of layers as models.ConvNet
-        if layer == "pool":
-            pools += 1
-            model.add_module(f"maxpool{pools}", nn.MaxPool2d(3, 2, 1))
-        else:
-            name, c_in, c_out = layer
-            model.add_module(name, nn.Sequential(nn.Conv2d(c_in or 3, c_out, 3, 1, 1), nn.BatchNorm2d(c_out),
-                                                 nn.ReLU()))
-    model.add_module("flatten", nn.Flatten())
-    model.add_module("linear", nn.Linear(512, 10))
+    model = torch_convnet(torch)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return torch_training_step(torch, model, torch.optim.Adam(model.parameters(), lr=LR), x, t)
 

@@ -4,8 +4,8 @@ import pytest
 
 from tinygrad_dl1 import Tensor, models, nn
 from tinygrad_dl1 import random as tg_random
-from tinygrad_dl1.models.convnet import LAYERS
 from tinygrad_dl1.nn import functional as F
+from torch_reference import torch_convnet
 
 
 def test_mlp_layers_follow_the_flags():
@@ -45,29 +45,13 @@ def test_convnet_shapes_and_input_checks():
         net(Tensor(np.zeros((2, 1, 32, 32))))
 
 
-def torch_convnet(torch):
-    """The same network built from torch.nn, from the same table of layers, in float64."""
-    tnn, net, pools = torch.nn, torch.nn.Sequential(), 0
-    for layer in LAYERS:
-        if layer == "pool":
-            pools += 1
-            net.add_module(f"maxpool{pools}", tnn.MaxPool2d(3, 2, 1))
-        else:
-            name, c_in, c_out = layer
-            net.add_module(name, tnn.Sequential(tnn.Conv2d(c_in or 3, c_out, 3, 1, 1), tnn.BatchNorm2d(c_out),
-                                                tnn.ReLU()))
-    net.add_module("flatten", tnn.Flatten())
-    net.add_module("linear", tnn.Linear(512, 10))
-    return net.double()
-
-
 def test_convnet_matches_pytorch_forward_backward_and_running_stats():
     torch = pytest.importorskip("torch")
     tg_random.seed(0)
     net = models.ConvNet()
     for p in net.parameters():
         p.data = p.data.astype(np.float64)
-    ref = torch_convnet(torch)
+    ref = torch_convnet(torch).double()
     ref.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in net.state_dict().items()})
     rng = np.random.default_rng(1)
     x, t = rng.standard_normal((4, 3, 32, 32)), rng.integers(0, 10, 4)
@@ -91,7 +75,7 @@ def test_convnet_matches_pytorch_forward_backward_and_running_stats():
 def test_convnet_state_dict_loads_into_pytorch_and_back():
     torch = pytest.importorskip("torch")
     net = models.ConvNet()
-    ref = torch_convnet(torch).float()
+    ref = torch_convnet(torch)
     ref.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
     back = models.ConvNet()
     back.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
