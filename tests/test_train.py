@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cifar_files import REAL_DATA, make_cifar
-from tinygrad_dl1 import cli, models, nn, optim
+from tinygrad_dl1 import cli, models, optim
 from tinygrad_dl1 import random as tg_random
 from tinygrad_dl1.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_dl1.train import TrainingDiverged, evaluate, train

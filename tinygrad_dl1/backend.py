@@ -26,6 +26,11 @@ def is_array(x):
     return isinstance(x, np.ndarray) or (cupy is not None and isinstance(x, cupy.ndarray))
 
 
+def as_array(value):
+    """``value`` if it is an array; a NumPy scalar (NumPy's result of many 0-d ops) as a 0-d array."""
+    return value if is_array(value) else np.asarray(value)
+
+
 def device_of(array):
     """'cpu' for a NumPy array, 'cuda:N' for a CuPy array on GPU N."""
     if cupy is not None and isinstance(array, cupy.ndarray):

@@ -6,8 +6,6 @@ when a gradient is needed, links the outputs to this node so that
 ``Tensor.backward`` can find it. A node holds its inputs (to reach their nodes) and
 what its forward saved, never its outputs, so a graph dies with its last tensor.
 """
-import numpy as np
-
 from . import backend
 from .grad_mode import _state
 from .tensor import Tensor
@@ -23,8 +21,7 @@ class Function:
         self.needs_input_grad = tuple(x.requires_grad for x in inputs) if record else (False,) * len(inputs)
         outputs = self.forward(*[x.data for x in inputs])
         single = type(outputs) is not tuple
-        # NumPy turns 0-d results into scalars; keep every output an array
-        outputs = [y if backend.is_array(y) else np.asarray(y) for y in ((outputs,) if single else outputs)]
+        outputs = [backend.as_array(y) for y in ((outputs,) if single else outputs)]
         if record:
             self.inputs = inputs
             self.generation = max(x.generation for x in inputs)

@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from .tensor import Tensor
+from .tensor import Tensor, as_numpy
 
 
 class Optimizer:
@@ -68,10 +68,7 @@ class Optimizer:
     def _restore(self, value, p, where):
         if isinstance(value, numbers.Number):
             return value
-        if isinstance(value, Tensor):
-            array = value.numpy()
-        else:
-            array = backend.to_numpy(value) if backend.is_array(value) else np.asarray(value)
+        array = as_numpy(value)
         if array.ndim == 0:
             return array.item()
         if array.shape != p.shape:

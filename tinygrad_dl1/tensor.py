@@ -149,7 +149,7 @@ class Tensor:
                     slots = pending[x.grad_fn] = {}
                     heapq.heappush(heap, (-x.grad_fn.generation, next(order), x.grad_fn))
                 k = x.output_index
-                slots[k] = _add(slots[k], g) if k in slots else g
+                slots[k] = backend.as_array(slots[k] + g) if k in slots else g
             if not retain_graph:
                 fn.release()
 
@@ -213,10 +213,16 @@ class Tensor:
     def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
 
 
+def as_numpy(value):
+    """A Tensor, a NumPy or CuPy array, or anything np.asarray takes (a torch tensor), as a NumPy array."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    return backend.to_numpy(value) if backend.is_array(value) else np.asarray(value)
+
+
 def _check_grad(fn, i, x, g):
     """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype."""
-    if not backend.is_array(g):
-        g = backend.array_module(x.data).asarray(g)   # NumPy returns 0-d results as scalars
+    g = backend.as_array(g)
     if g.shape != x.shape:
         raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {g.shape} for input {i} "
                            f"of shape {x.shape}")
@@ -228,16 +234,10 @@ def _check_grad(fn, i, x, g):
     return g
 
 
-def _add(a, b):
-    """a + b as an array (NumPy returns the sum of two 0-d arrays as a scalar)."""
-    total = a + b
-    return total if backend.is_array(total) else np.asarray(total)
-
-
 def _accumulate_leaf(leaf, g, handed_out):
     """leaf.grad += g, without ever letting two leaves share one gradient array."""
     if leaf.grad is not None:
-        leaf.grad = _add(leaf.grad, g)
+        leaf.grad = backend.as_array(leaf.grad + g)
         return
     owner = g if getattr(g, "base", None) is None else g.base
     if id(owner) in handed_out:

@@ -73,7 +73,7 @@ class Run:
     """Files of one training run in ``out_dir``: checkpoint, metrics.csv, curves.png, summary.json."""
 
     def __init__(self, out_dir):
-        self.dir = out_dir
+        os.makedirs(out_dir, exist_ok=True)
         self.checkpoint = os.path.join(out_dir, "checkpoint.npz")
         self.metrics = os.path.join(out_dir, "metrics.csv")
         self.curves = os.path.join(out_dir, "curves.png")
@@ -96,7 +96,6 @@ def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, 
     """
     config = dict(config or {})
     run = Run(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
     # the batch order draws from a stream of its own, independent of tinygrad_dl1.random's
     # (weight inits, dropout), even when both are seeded with the same number
     stream = BatchStream(data.train_x, data.train_y, batch_size, seed=np.random.SeedSequence(seed).spawn(1)[0])

@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, as_numpy
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -162,7 +162,7 @@ class Module:
         values = {}
         for key, t in targets.items():
             if key in state:
-                values[key] = _as_numpy(state[key])
+                values[key] = as_numpy(state[key])
                 if values[key].shape != t.shape:
                     problems.append(f"{key}: shape {values[key].shape} in the state dict, {t.shape} in the model")
         if problems:
@@ -198,10 +198,3 @@ def _walk(name, value):
 def _join(prefix, name):
     return f"{prefix}.{name}" if prefix else name
 
-
-def _as_numpy(value):
-    if isinstance(value, Tensor):
-        return value.numpy()
-    if backend.is_array(value):
-        return backend.to_numpy(value)
-    return np.asarray(value)
