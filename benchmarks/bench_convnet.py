@@ -16,7 +16,7 @@ from common import (interleaved_times, our_training_step, print_rows, torch_trai
                     try_import_torch)
 
 from tinygrad_dl1 import models, optim  # noqa: E402
-from tinygrad_dl1 import random as tg_random  # noqa: E402
+from tinygrad_dl1 import manual_seed  # noqa: E402
 
 BATCH, LR = 32, 1e-4
 
@@ -45,7 +45,7 @@ def main():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 3, 32, 32)).astype(np.float32)
     t = rng.integers(0, 10, BATCH)
-    tg_random.seed(0)
+    manual_seed(0)
     ours, state = make_ours(x, t)
     steps = {"ours": ours}
     torch = try_import_torch()

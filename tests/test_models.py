@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_dl1 import Tensor, models, nn
-from tinygrad_dl1 import random as tg_random
+from tinygrad_dl1 import manual_seed
 from tinygrad_dl1.nn import functional as F
 from torch_reference import torch_convnet
 
@@ -15,7 +15,7 @@ def test_mlp_layers_follow_the_flags():
 
 
 def test_mlp_assignment_init_and_slope():
-    tg_random.seed(0)
+    manual_seed(0)
     mlp = models.MLP(3072, [100], 10, neg_slope=0.05)
     assert mlp[0].weight.numpy().std() == pytest.approx(1e-4, rel=0.02)
     assert not mlp[0].bias.numpy().any()
@@ -47,7 +47,7 @@ def test_convnet_shapes_and_input_checks():
 
 def test_convnet_matches_pytorch_forward_backward_and_running_stats():
     torch = pytest.importorskip("torch")
-    tg_random.seed(0)
+    manual_seed(0)
     net = models.ConvNet()
     for p in net.parameters():
         p.data = p.data.astype(np.float64)

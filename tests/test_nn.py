@@ -255,7 +255,7 @@ def test_assignment_init_has_std_1e_minus_4_and_zero_biases():
 
 def test_seeding_makes_initialisation_and_dropout_reproducible():
     def run():
-        tinygrad_dl1.random.seed(3)
+        tinygrad_dl1.manual_seed(3)
         model = mlp()
         return [p.numpy() for p in model.parameters()] + [F.dropout(rand(5, 5), 0.5).numpy()]
     for a, b in zip(run(), run()):

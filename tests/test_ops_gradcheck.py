@@ -459,13 +459,13 @@ def test_float32_stays_float32(name, monkeypatch):
     the engine would cast it back) and every leaf's .grad stay float32."""
     fn, input_shapes, options = F32_CASES[name]
     seen = []
-    check_grad = tensor_module._check_grad
+    check_grad = tensor_module._checked_grad
 
     def recording_check_grad(fn_, i, x, g):
         seen.append((fn_.name, i, np.asarray(g).dtype))
         return check_grad(fn_, i, x, g)
 
-    monkeypatch.setattr(tensor_module, "_check_grad", recording_check_grad)
+    monkeypatch.setattr(tensor_module, "_checked_grad", recording_check_grad)
     rng = np.random.default_rng(0)
     inputs = [Tensor(_f32(rng, *shape, **options), requires_grad=True) for shape in input_shapes]
     out = fn(*inputs)

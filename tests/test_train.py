@@ -12,7 +12,7 @@ import pytest
 
 from cifar_files import REAL_DATA, make_cifar
 from tinygrad_dl1 import cli, models, optim
-from tinygrad_dl1 import random as tg_random
+from tinygrad_dl1 import manual_seed
 from tinygrad_dl1.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_dl1.train import TrainingDiverged, evaluate, train
 
@@ -29,7 +29,7 @@ def fake_data(n_train=120, n_test=50, seed=0):
 
 
 def make_run(out, data, max_steps=30, resume=False, lr=1e-2, seed=3):
-    tg_random.seed(seed)
+    manual_seed(seed)
     model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default")
     opt = optim.Adam(model.parameters(), lr=lr)
     summary = train(model, opt, data, max_steps=max_steps, batch_size=16, eval_freq=10, out_dir=str(out),
@@ -103,7 +103,7 @@ def test_resume_after_an_interrupt_ends_exactly_as_an_uninterrupted_run(tmp_path
     data = fake_data()
     full, full_summary = make_run(tmp_path / "full", data, max_steps=40)
 
-    tg_random.seed(3)
+    manual_seed(3)
     model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default")
     opt = optim.Adam(model.parameters(), lr=1e-2)
     with pytest.raises(KeyboardInterrupt):
@@ -198,7 +198,7 @@ def test_cli_names_the_missing_data_folder(tmp_path):
 def test_the_assignment_mlp_learns_real_cifar10(tmp_path):
     from tinygrad_dl1.data import load_cifar10
     data = load_cifar10(REAL_DATA)
-    tg_random.seed(42)
+    manual_seed(42)
     model = models.MLP(3072, [100], 10)
     summary = train(model, optim.SGD(model.parameters(), lr=2e-3), data, max_steps=300, batch_size=200,
                     eval_freq=100, out_dir=str(tmp_path), seed=42, show_progress=False, log=lambda m: None)

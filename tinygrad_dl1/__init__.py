@@ -1,8 +1,9 @@
 """tinygrad_dl1: a small autograd framework on NumPy (or CuPy) that trains real CIFAR-10 models."""
 from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_detect_anomaly
+from .gradcheck import GradcheckError, gradcheck
+from .rng import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
-from .gradcheck import gradcheck, GradcheckError
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-           "set_detect_anomaly", "gradcheck", "GradcheckError"]
+__all__ = ["GradcheckError", "Tensor", "detect_anomaly", "enable_grad", "get_rng_state", "gradcheck",
+           "is_grad_enabled", "manual_seed", "no_grad", "set_detect_anomaly", "set_rng_state"]

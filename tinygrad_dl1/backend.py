@@ -26,7 +26,7 @@ def is_array(x):
     return isinstance(x, np.ndarray) or (cupy is not None and isinstance(x, cupy.ndarray))
 
 
-def as_array(value):
+def ensure_array(value):
     """``value`` if it is an array; a NumPy scalar (NumPy's result of many 0-d ops) as a 0-d array."""
     return value if is_array(value) else np.asarray(value)
 
@@ -74,9 +74,12 @@ def to_device(array, device):
         return cupy.asarray(array)
 
 
-def to_numpy(array):
-    """The array as a NumPy array (copied from the GPU when needed)."""
-    return array if isinstance(array, np.ndarray) else cupy.asnumpy(array)
+def to_numpy(value):
+    """A NumPy array of a NumPy or CuPy array (copied from the GPU), or of anything ``np.asarray``
+    takes (lists, torch tensors); no copy when ``value`` is a NumPy array already."""
+    if cupy is not None and isinstance(value, cupy.ndarray):
+        return cupy.asnumpy(value)
+    return np.asarray(value)
 
 
 def scatter_add(target, index, values):

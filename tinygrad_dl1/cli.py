@@ -87,8 +87,8 @@ def build_optimizer(config, params):
 
 def main(argv=None):
     config = parse_config(argv)
-    from . import data, random, train
-    random.seed(config["seed"])     # the model's initial weights
+    from . import data, rng, train
+    rng.manual_seed(config["seed"])     # the model's initial weights
     try:
         cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None)
         model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,

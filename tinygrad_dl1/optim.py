@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from . import backend
-from .tensor import Tensor, as_numpy
+from .tensor import Tensor
 
 
 class Optimizer:
@@ -68,7 +68,7 @@ class Optimizer:
     def _restore(self, value, p, where):
         if isinstance(value, numbers.Number):
             return value
-        array = as_numpy(value)
+        array = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
         if array.ndim == 0:
             return array.item()
         if array.shape != p.shape:

@@ -1,8 +1,8 @@
 """Tensor: an array, the op that made it, and its gradient.
 
 ``backward()`` walks the graph iteratively (no recursion, so a chain of any
-length works): each node runs once, after every node that consumed its outputs
-(nodes are popped by decreasing generation), and gradients of a tensor used
+length works): each node runs once, after every node that consumed its output
+(nodes are popped by decreasing generation), and the gradients of a tensor used
 several times are summed before its node runs.
 """
 import heapq
@@ -23,8 +23,8 @@ def _as_dtype(dtype):
         raise TypeError(f"unknown dtype {dtype!r}") from None
 
 
-def _as_array(data, dtype, device):
-    """The backend array for ``Tensor(data, dtype, device)``."""
+def _tensor_data(data, dtype, device):
+    """The backend array that ``Tensor(data, dtype, device)`` holds (``data`` itself when it is one)."""
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data):
@@ -47,21 +47,19 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = _as_array(data, None if dtype is None else _as_dtype(dtype), device)
+        self.data = _tensor_data(data, None if dtype is None else _as_dtype(dtype), device)
         self.grad = None
         self.grad_fn = None          # the Function that made this tensor (None for a leaf)
-        self.output_index = 0        # which output of grad_fn this is
-        self.generation = 0
+        self.generation = 0          # 0 for a leaf, one more than grad_fn's for an op's output
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_op(cls, data, grad_fn, index):
-        t = cls.__new__(cls)
-        t.data, t.grad, t.grad_fn, t.output_index = data, None, grad_fn, index
-        t.requires_grad = grad_fn is not None
-        t.generation = grad_fn.generation + 1 if grad_fn is not None else 0
+    def _made_by(cls, grad_fn, data):
+        """The output of the op ``grad_fn``: a tensor that requires grad, linked into the graph."""
+        t = cls(data)
+        t.grad_fn, t.requires_grad, t.generation = grad_fn, True, grad_fn.generation + 1
         return t
 
     def requires_grad_(self, requires_grad=True):
@@ -101,7 +99,7 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor._from_op(self.data, None, 0)
+        return Tensor(self.data)
 
     def to(self, device):
         """This tensor on ``device`` ('cpu', 'cuda', 'cuda:N'); gradients flow back."""
@@ -116,42 +114,39 @@ class Tensor:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the ops that made it has requires_grad=True)")
         grad = self._seed_grad(grad)
-        if self.grad_fn is None:
-            _accumulate_leaf(self, grad, set())
+        if self.grad_fn is None:                      # a leaf: its gradient is the seed itself
+            _accumulate_leaf_grad(self, grad)
             return
-        pending = {self.grad_fn: {self.output_index: grad}}   # node -> {output index: grad}
-        order = itertools.count()   # tie-break between nodes of one generation
-        heap = [(-self.grad_fn.generation, next(order), self.grad_fn)]
-        leaf_grads = set()          # ids of arrays already handed to a leaf, to avoid aliasing
+        # pending[node]: the gradient of the loss w.r.t. the output of node, summed so far
+        pending = {self.grad_fn: grad}
+        # nodes wait in a heap, newest generation first: a node runs after every node that
+        # consumed its output, so its gradient is complete (the topological order)
+        tie_breaker = itertools.count()              # never compare two nodes of one generation
+        heap = [(-self.grad_fn.generation, next(tie_breaker), self.grad_fn)]
         while heap:
-            fn = heapq.heappop(heap)[2]
-            if getattr(fn, "released", False):
+            node = heapq.heappop(heap)[2]
+            if node.released:
                 raise RuntimeError(
-                    f"trying to backward through the graph a second time ({fn.name} was already "
+                    f"trying to backward through the graph a second time ({node.name} was already "
                     "run and its saved arrays freed); call backward(retain_graph=True) the first "
                     "time if you need to backward twice")
-            got = pending.pop(fn)
-            xp = backend.array_module(*got.values())
-            grads = [got[i] if i in got else xp.zeros(shape, dtype)
-                     for i, (shape, dtype) in enumerate(fn.output_meta)]
-            in_grads = fn.backward(*grads)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            for i, (x, g) in enumerate(zip(fn.inputs, in_grads)):
+            # the chain rule, one node at a time: output gradient in, input gradients out
+            input_grads = node.backward(pending.pop(node))
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
                 if g is None or not x.requires_grad:
                     continue
-                g = _check_grad(fn, i, x, g)
-                if x.grad_fn is None:
-                    _accumulate_leaf(x, g, leaf_grads)
-                    continue
-                slots = pending.get(x.grad_fn)
-                if slots is None:
-                    slots = pending[x.grad_fn] = {}
-                    heapq.heappush(heap, (-x.grad_fn.generation, next(order), x.grad_fn))
-                k = x.output_index
-                slots[k] = backend.as_array(slots[k] + g) if k in slots else g
+                g = _checked_grad(node, i, x, g)
+                if x.grad_fn is None:                 # a leaf: keep the gradient in .grad
+                    _accumulate_leaf_grad(x, g)
+                elif x.grad_fn in pending:            # x feeds several ops: their gradients add up
+                    pending[x.grad_fn] = backend.ensure_array(pending[x.grad_fn] + g)
+                else:                                 # the first gradient to reach x: queue its node
+                    pending[x.grad_fn] = g
+                    heapq.heappush(heap, (-x.grad_fn.generation, next(tie_breaker), x.grad_fn))
             if not retain_graph:
-                fn.release()
+                node.release()                        # free what forward saved for this node
 
     def _seed_grad(self, grad):
         if grad is None:
@@ -213,16 +208,9 @@ class Tensor:
     def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
 
 
-def as_numpy(value):
-    """A Tensor, a NumPy or CuPy array, or anything np.asarray takes (a torch tensor), as a NumPy array."""
-    if isinstance(value, Tensor):
-        return value.numpy()
-    return backend.to_numpy(value) if backend.is_array(value) else np.asarray(value)
-
-
-def _check_grad(fn, i, x, g):
+def _checked_grad(fn, i, x, g):
     """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype."""
-    g = backend.as_array(g)
+    g = backend.ensure_array(g)
     if g.shape != x.shape:
         raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {g.shape} for input {i} "
                            f"of shape {x.shape}")
@@ -234,17 +222,10 @@ def _check_grad(fn, i, x, g):
     return g
 
 
-def _accumulate_leaf(leaf, g, handed_out):
-    """leaf.grad += g, without ever letting two leaves share one gradient array."""
-    if leaf.grad is not None:
-        leaf.grad = backend.as_array(leaf.grad + g)
-        return
-    owner = g if getattr(g, "base", None) is None else g.base
-    if id(owner) in handed_out:
-        g = g.copy()
-    else:
-        handed_out.add(id(owner))
-    leaf.grad = g
+def _accumulate_leaf_grad(leaf, g):
+    """leaf.grad += g. The first gradient is copied: an op may hand one array to several
+    inputs (``a + b`` returns gy for both), and each leaf must own its ``.grad``."""
+    leaf.grad = g.copy() if leaf.grad is None else backend.ensure_array(leaf.grad + g)
 
 
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from . import random as tg_random
+from . import rng
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import BatchStream
 from .grad_mode import no_grad
@@ -91,12 +91,12 @@ def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, 
           config=None, resume=False, device="cpu", eval_batch_size=1000, show_progress=True, log=print):
     """Train ``model`` on ``data`` (train_x, train_y, test_x, test_y) and return the run's summary.
 
-    ``seed`` orders the batches; dropout masks come from ``tinygrad_dl1.random`` (seed it first,
+    ``seed`` orders the batches; dropout masks come from ``tinygrad_dl1.rng`` (seed it first,
     as the command line does before building the model).
     """
     config = dict(config or {})
     run = Run(out_dir)
-    # the batch order draws from a stream of its own, independent of tinygrad_dl1.random's
+    # the batch order draws from a stream of its own, independent of tinygrad_dl1.rng's
     # (weight inits, dropout), even when both are seeded with the same number
     stream = BatchStream(data.train_x, data.train_y, batch_size, seed=np.random.SeedSequence(seed).spawn(1)[0])
     state = {"step": 0, "history": [], "elapsed_s": 0.0, "running": [0.0, 0, 0]}
@@ -115,7 +115,7 @@ def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, 
         state.update(step=step, running=running, elapsed_s=time.perf_counter() - started)
         save_checkpoint(run.checkpoint, {
             **state, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "stream": stream.state_dict(), "random": tg_random.get_state()})
+            "stream": stream.state_dict(), "random": rng.get_rng_state()})
 
     bar = Progress(max_steps, desc=title, unit="step", disable=not show_progress, initial=step)
     with bar, _stop_requests() as stop:
@@ -186,7 +186,7 @@ def _restore(run, config, model, optimizer, stream):
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     stream.load_state_dict(saved["stream"])
-    tg_random.set_state(saved["random"])
+    rng.set_rng_state(saved["random"])
     return {"step": saved["step"], "history": saved["history"], "elapsed_s": saved["elapsed_s"],
             "running": saved["running"]}
 

@@ -1,10 +1,10 @@
 """Weight initialisations, each filling a tensor in place (hence the trailing underscore, as in PyTorch).
 
-Draws come from ``generator`` or, by default, ``tinygrad_dl1.random.default_generator()``.
+Draws come from ``generator`` or, by default, ``tinygrad_dl1.rng.default_generator()``.
 """
 import math
 
-from .. import backend, random
+from .. import backend, rng
 
 ASSIGNMENT_WEIGHT_STD = 1e-4   # the assignment's Linear init: weights ~ N(0, std^2) with std = 1e-4, biases 0
 
@@ -22,12 +22,12 @@ def _fill(t, values):
 
 
 def uniform_(t, low, high, generator=None):
-    generator = random.default_generator() if generator is None else generator
+    generator = rng.default_generator() if generator is None else generator
     return _fill(t, generator.uniform(low, high, t.shape))
 
 
 def normal_(t, mean=0.0, std=1.0, generator=None):
-    generator = random.default_generator() if generator is None else generator
+    generator = rng.default_generator() if generator is None else generator
     return _fill(t, generator.normal(mean, std, t.shape))
 
 

@@ -11,7 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, as_numpy
+from ..tensor import Tensor
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -162,7 +162,8 @@ class Module:
         values = {}
         for key, t in targets.items():
             if key in state:
-                values[key] = as_numpy(state[key])
+                value = state[key]
+                values[key] = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
                 if values[key].shape != t.shape:
                     problems.append(f"{key}: shape {values[key].shape} in the state dict, {t.shape} in the model")
         if problems:

@@ -2,7 +2,7 @@
 so the expected output equals the input and evaluation needs no rescaling."""
 import numbers
 
-from .. import backend, random
+from .. import backend, rng
 from ..function import Function
 
 
@@ -28,7 +28,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     """Inverted dropout of ``x``; the identity when ``training`` is False or p is 0.
 
     The mask is drawn on the CPU from ``generator`` (a NumPy Generator; by default
-    ``tinygrad_dl1.random.default_generator()``), so a seed gives the same mask on every device.
+    ``tinygrad_dl1.rng.default_generator()``), so a seed gives the same mask on every device.
     """
     check_probability(p, "dropout")
     if not training or p == 0:
@@ -36,7 +36,7 @@ def dropout(x, p=0.5, training=True, generator=None):
     xp = backend.array_module(x.data)
     if p == 1:
         return Dropout(xp.zeros(x.shape, x.dtype))(x)
-    generator = random.default_generator() if generator is None else generator
+    generator = rng.default_generator() if generator is None else generator
     keep = generator.random(x.shape) >= p                    # kept with probability 1 - p
     mask = backend.to_device(keep.astype(x.dtype) * x.dtype.type(1 / (1 - p)), x.device)
     return Dropout(mask)(x)

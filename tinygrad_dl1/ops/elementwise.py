@@ -33,11 +33,11 @@ def lift(x, like, op):
         xp = backend.array_module(like.data)
         floating = like.dtype.kind == "f" or isinstance(x, (float, np.floating))
         dtype = like.dtype if like.dtype.kind == "f" else (None if floating else like.dtype)
-        return Tensor._from_op(xp.asarray(x, dtype=dtype), None, 0)
+        return Tensor(xp.asarray(x, dtype=dtype))
     if backend.is_array(x):
         if backend.device_of(x) != like.device:
             raise RuntimeError(f"{op}: an array on {backend.device_of(x)} and a tensor on {like.device}")
-        return Tensor._from_op(x, None, 0)
+        return Tensor(x)
     raise TypeError(f"unsupported operand types for {op}: Tensor and {type(x).__name__}")
 
 
@@ -209,4 +209,4 @@ def compare(name, a, b):
     """A boolean tensor from NumPy's comparison ``name`` ('less', 'equal', ...); no gradient."""
     like = a if isinstance(a, Tensor) else b
     a, b = lift(a, like, name), lift(b, like, name)
-    return Tensor._from_op(getattr(backend.array_module(a.data), name)(a.data, b.data), None, 0)
+    return Tensor(getattr(backend.array_module(a.data), name)(a.data, b.data))
