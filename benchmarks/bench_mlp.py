@@ -12,11 +12,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (interleaved_times, our_training_step, print_rows, torch_training_step,  # noqa: E402
-                    try_import_torch)
-
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))   # the PyTorch twin
 from tinygrad_dl1 import Tensor, models, optim  # noqa: E402
 from tinygrad_dl1.ops import cross_entropy, linear  # noqa: E402
+
+from common import interleaved_times, our_training_step, print_blas, print_rows, torch_training_step, try_import_torch  # noqa: E402
+from torch_reference import torch_twin  # noqa: E402
 
 BATCH, SIZES, LR, SLOPE = 200, (3072, 100, 10), 2e-3, 0.02
 
@@ -50,22 +51,16 @@ def make_torch(torch, x, t, weights):
     return step
 
 
-BETTER = dict(hidden=[1000, 500, 200, 50], batch=500, lr=1e-3, dropout=0.2)
+BETTER = {"hidden": [1000, 500, 200, 50], "batch": 500, "lr": 1e-3, "dropout": 0.2}
 
 
-def make_better_ours(x, t):
-    model = models.MLP(3072, BETTER["hidden"], 10, batch_norm=True, dropout=BETTER["dropout"], init="default")
-    return our_training_step(model, optim.Adam(model.parameters(), lr=BETTER["lr"]), x, t), model.state_dict()
+def make_better_ours(model, x, t):
+    return our_training_step(model, optim.Adam(model.parameters(), lr=BETTER["lr"]), x, t)
 
 
-def make_better_torch(torch, x, t, state):
-    nn = torch.nn
-    layers, sizes = [], [3072, *BETTER["hidden"]]
-    for n_in, n_out in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.LeakyReLU(SLOPE), nn.Dropout(BETTER["dropout"])]
-    model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return torch_training_step(torch, model, torch.optim.Adam(model.parameters(), lr=BETTER["lr"]), x, t)
+def make_better_torch(torch, model, x, t):
+    twin = torch_twin(torch, model)
+    return torch_training_step(torch, twin, torch.optim.Adam(twin.parameters(), lr=BETTER["lr"]), x, t)
 
 
 def main():
@@ -76,6 +71,7 @@ def main():
     for n_in, n_out in zip(SIZES, SIZES[1:]):
         weights += [rng.normal(0, 1e-4, (n_out, n_in)).astype(np.float32), np.zeros(n_out, np.float32)]
     steps = {"ours": make_ours(x, t, weights)}
+    print_blas()
     torch = try_import_torch()
     if torch is not None:
         steps["torch"] = make_torch(torch, x, t, weights)
@@ -85,10 +81,11 @@ def main():
 
     xb = rng.standard_normal((BETTER["batch"], SIZES[0])).astype(np.float32)
     tb = rng.integers(0, SIZES[-1], BETTER["batch"])
-    ours, state = make_better_ours(xb, tb)
-    steps = {"ours": ours}
+    model = models.MLP(3072, BETTER["hidden"], 10, batch_norm=True, dropout=BETTER["dropout"], init="default")
+    steps = {}
     if torch is not None:
-        steps["torch"] = make_better_torch(torch, xb, tb, state)
+        steps["torch"] = make_better_torch(torch, model, xb, tb)    # from the initial weights
+    steps["ours"] = make_better_ours(model, xb, tb)
     best = interleaved_times(steps, repeats=5, number=5, warmup=2)
     rows.append(("better MLP 1000-500-200-50 Adam, batch 500", best["ours"], best.get("torch")))
     print_rows(rows)

@@ -1,18 +1,6 @@
 """Timing helpers shared by the benchmarks: best-of-repeats wall time, ratios, a table."""
+import os
 import time
-
-
-def best_time(step, repeats=5, number=20, warmup=3):
-    """Seconds per call of ``step()``: the best of ``repeats`` means over ``number`` calls."""
-    for _ in range(warmup):
-        step()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            step()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 def interleaved_times(steps, repeats=5, number=20, warmup=3, pause=0.3):
@@ -58,6 +46,19 @@ def torch_training_step(torch, model, opt, x, t):
         loss.backward()
         opt.step()
     return step
+
+
+def print_blas():
+    """Which BLAS NumPy runs and which kernel it chose (an OPENBLAS_CORETYPE setting forces an older one)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        print("(threadpoolctl is not installed: BLAS kernel unknown)")
+        return
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas":
+            print(f"NumPy BLAS: {pool['internal_api']} {pool.get('version')}, kernel {pool.get('architecture')}, "
+                  f"{pool['num_threads']} threads; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
 
 
 def try_import_torch():

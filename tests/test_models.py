@@ -2,16 +2,31 @@
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor, models, nn
-from tinygrad_dl1 import manual_seed
+from tinygrad_dl1 import Tensor, manual_seed, models, nn, optim
 from tinygrad_dl1.nn import functional as F
-from torch_reference import torch_convnet
+
+from torch_reference import torch_twin
 
 
 def test_mlp_layers_follow_the_flags():
-    kinds = [type(m).__name__ for m in models.MLP(12, [8, 6], 3, batch_norm=True, dropout=0.1)]
-    assert kinds == ["Linear", "BatchNorm1d", "LeakyReLU", "Dropout"] * 2 + ["Linear"]
-    assert [type(m).__name__ for m in models.MLP(12, [], 3)] == ["Linear"]     # logistic regression
+    kinds = [nn.Linear, nn.BatchNorm1d, nn.LeakyReLU, nn.Dropout] * 2 + [nn.Linear]
+    layers = list(models.MLP(12, [8, 6], 3, batch_norm=True, dropout=0.1))
+    assert len(layers) == len(kinds) and all(isinstance(m, k) for m, k in zip(layers, kinds))
+    assert [type(m) for m in models.MLP(12, [], 3, init="default")] == [nn.Linear]   # logistic regression
+    with pytest.raises(ValueError, match="'assignment' or 'default'"):
+        models.MLP(12, [8], 3, init="xavier")
+
+
+def test_mlp_assignment_init_draws_only_normal_weights():
+    """N(0, 1e-4^2) weights drawn layer after layer from the seeded generator, zero biases, and
+    nothing else drawn in between (PyTorch's default init must not run first)."""
+    manual_seed(5)
+    mlp = models.MLP(300, [40], 10)
+    rng = np.random.default_rng(5)
+    for layer, shape in ((mlp[0], (40, 300)), (mlp[2], (10, 40))):
+        np.testing.assert_array_equal(layer.weight.numpy(), rng.normal(0, 1e-4, shape).astype(np.float32))
+        assert not layer.bias.numpy().any()
+    assert abs(mlp[0].weight.numpy().std() - 1e-4) < 5e-6
 
 
 def test_mlp_assignment_init_and_slope():
@@ -51,8 +66,7 @@ def test_convnet_matches_pytorch_forward_backward_and_running_stats():
     net = models.ConvNet()
     for p in net.parameters():
         p.data = p.data.astype(np.float64)
-    ref = torch_convnet(torch).double()
-    ref.load_state_dict({k: torch.from_numpy(v.astype(np.float64)) for k, v in net.state_dict().items()})
+    ref = torch_twin(torch, net)
     rng = np.random.default_rng(1)
     x, t = rng.standard_normal((4, 3, 32, 32)), rng.integers(0, 10, 4)
 
@@ -75,8 +89,7 @@ def test_convnet_matches_pytorch_forward_backward_and_running_stats():
 def test_convnet_state_dict_loads_into_pytorch_and_back():
     torch = pytest.importorskip("torch")
     net = models.ConvNet()
-    ref = torch_convnet(torch)
-    ref.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    ref = torch_twin(torch, net)
     back = models.ConvNet()
     back.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
     net.eval(), back.eval(), ref.eval()
@@ -85,3 +98,32 @@ def test_convnet_state_dict_loads_into_pytorch_and_back():
         expected = ref(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(back(Tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
     assert isinstance(back.conv3_a[1], nn.BatchNorm2d)
+
+
+def test_better_mlp_trains_as_its_pytorch_twin():
+    """Three Adam steps of a better MLP (batch norm; no dropout, whose masks differ between libraries) in float64:
+    the same losses and weights as the same stack in PyTorch."""
+    torch = pytest.importorskip("torch")
+    manual_seed(0)
+    mlp = models.MLP(20, [16, 8], 4, batch_norm=True, init="default")
+    for t in [*mlp.parameters(), mlp[1].running_mean, mlp[1].running_var, mlp[4].running_mean, mlp[4].running_var]:
+        t.data = t.data.astype(np.float64)
+    ref = torch_twin(torch, mlp)
+    ours_opt, ref_opt = optim.Adam(mlp.parameters(), lr=1e-2), torch.optim.Adam(ref.parameters(), lr=1e-2)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, t = rng.standard_normal((8, 20)), rng.integers(0, 4, 8)
+        loss = F.cross_entropy(mlp(Tensor(x)), t)
+        ours_opt.zero_grad()
+        loss.backward()
+        ours_opt.step()
+        ref_loss = torch.nn.functional.cross_entropy(ref(torch.from_numpy(x)), torch.from_numpy(t))
+        ref_opt.zero_grad()
+        ref_loss.backward()
+        ref_opt.step()
+        assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-10)
+    ref_state = ref.state_dict()
+    for key, value in mlp.state_dict().items():
+        # a linear bias before batch norm has a gradient of zero in theory, so its rounding noise g
+        # (~1e-17) moves it by about lr * g / eps ~ 1e-11 per step, differently in each library
+        np.testing.assert_allclose(value, ref_state[key].numpy(), rtol=1e-9, atol=1e-10, err_msg=key)

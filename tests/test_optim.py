@@ -61,7 +61,7 @@ def test_trajectory_matches_pytorch(make, name, kwargs):
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
 def test_float32_parameters_and_state_stay_float32_and_close_to_float64(make, name, kwargs):
     single, double = run_ours(make, kwargs, 5, np.float32), run_ours(make, kwargs, 5, np.float64)
-    for (w32, b32), (w64, b64) in zip(single, double):
+    for (w32, b32), (w64, _) in zip(single, double):
         assert w32.dtype == b32.dtype == np.float32
         np.testing.assert_allclose(w32, w64, rtol=1e-4, atol=1e-5)
     w = Tensor(np.ones(3, np.float32), requires_grad=True)

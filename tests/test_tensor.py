@@ -9,7 +9,6 @@ from tinygrad_dl1 import Tensor, detect_anomaly, no_grad
 from tinygrad_dl1.function import Function
 from tinygrad_dl1.ops import cross_entropy, linear
 
-
 # ----- construction and dtypes -----
 
 def test_python_floats_become_float32_and_float64_arrays_stay_float64():

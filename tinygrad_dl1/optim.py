@@ -6,7 +6,6 @@ parameters stay float32. ``state_dict()`` / ``load_state_dict()`` save and resto
 hyperparameters and the per-parameter state (as NumPy arrays, in PyTorch's layout), so a
 checkpointed run resumes exactly.
 """
-import math
 import numbers
 
 import numpy as np
@@ -127,20 +126,10 @@ class Adam(Optimizer):
         t = state["step"] = state.get("step", 0) + 1
         if self.weight_decay:
             g = g + self.weight_decay * w
-        if "exp_avg" not in state:
-            state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(w), xp.zeros_like(w)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = xp.multiply(g, 1 - b1)        # one scratch array, reused below: no other temporaries
-        m *= b1
-        m += tmp                            # m = b1 m + (1 - b1) g
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v *= b2
-        v += tmp                            # v = b2 v + (1 - b2) g^2
-        # w -= lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
-        xp.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(1 - b2 ** t)
-        tmp += self.eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1 - b1 ** t)
-        w -= tmp
+        m = state.get("exp_avg", 0)             # first moment, 0 before the first step
+        v = state.get("exp_avg_sq", 0)          # second moment
+        m = state["exp_avg"] = b1 * m + (1 - b1) * g
+        v = state["exp_avg_sq"] = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** t)               # bias corrections: m and v start at 0
+        v_hat = v / (1 - b2 ** t)
+        w -= self.lr * m_hat / (xp.sqrt(v_hat) + self.eps)

@@ -1,6 +1,17 @@
 """The assignment's multi-layer perceptron."""
 from .. import nn
 
+ASSIGNMENT_WEIGHT_STD = 1e-4   # the assignment's init: weights ~ N(0, std^2), biases 0
+
+
+class AssignmentLinear(nn.Linear):
+    """nn.Linear initialised as the assignment asks: weights ~ N(0, 1e-4^2), biases 0."""
+
+    def reset_parameters(self):
+        nn.init.normal_(self.weight, 0.0, ASSIGNMENT_WEIGHT_STD)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
 
 class MLP(nn.Sequential):
     """Linear layers with leaky ReLU between them; the input is flattened to (N, n_inputs).
@@ -14,16 +25,19 @@ class MLP(nn.Sequential):
 
     def __init__(self, n_inputs, n_hidden, n_classes, neg_slope=0.02, batch_norm=False, dropout=0.0,
                  init="assignment"):
+        if init not in ("assignment", "default"):
+            raise ValueError(f"MLP: init must be 'assignment' or 'default', got {init!r}")
+        linear = AssignmentLinear if init == "assignment" else nn.Linear
         sizes = [n_inputs, *n_hidden]
         layers = []
         for n_in, n_out in zip(sizes, sizes[1:]):
-            layers.append(nn.Linear(n_in, n_out, init=init))
+            layers.append(linear(n_in, n_out))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(n_out))
             layers.append(nn.LeakyReLU(neg_slope))
             if dropout:
                 layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(sizes[-1], n_classes, init=init))
+        layers.append(linear(sizes[-1], n_classes))
         super().__init__(*layers)
         self.n_inputs = n_inputs
 

@@ -6,8 +6,6 @@ import math
 
 from .. import backend, rng
 
-ASSIGNMENT_WEIGHT_STD = 1e-4   # the assignment's Linear init: weights ~ N(0, std^2) with std = 1e-4, biases 0
-
 
 def fan_in(shape):
     """Inputs feeding one output unit: in_features for (out, in), in_channels * kh * kw for (out, in, kh, kw)."""
@@ -36,7 +34,7 @@ def zeros_(t):
     return t
 
 
-def kaiming_uniform_(t, a=math.sqrt(5), generator=None):
+def kaiming_uniform_(t, a=5 ** 0.5, generator=None):
     """U(-bound, bound) with bound = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)).
 
     PyTorch's default a = sqrt(5) gives bound = 1 / sqrt(fan_in)."""
@@ -51,10 +49,3 @@ def default_init_(weight, bias=None, generator=None):
     if bias is not None:
         bound = 1 / math.sqrt(fan_in(weight.shape))
         uniform_(bias, -bound, bound, generator)
-
-
-def assignment_init_(weight, bias=None, std=ASSIGNMENT_WEIGHT_STD, generator=None):
-    """The assignment's init: weights ~ N(0, std^2) (std = 1e-4), biases 0."""
-    normal_(weight, 0.0, std, generator)
-    if bias is not None:
-        zeros_(bias)

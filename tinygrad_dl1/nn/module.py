@@ -58,12 +58,13 @@ class Module:
             else:
                 yield from _walk(name, value)
 
-    def _own(self, kind):
-        for name, value in self._members():
-            if kind == "buffer" and name in self._buffer_names and value is not None:
-                yield name, value
-            elif kind == "parameter" and isinstance(value, Parameter) and name not in self._buffer_names:
-                yield name, value
+    def _own_parameters(self):
+        """(name, Parameter) for the parameters held by this module itself, not by a sub-module."""
+        return ((n, v) for n, v in self._members() if isinstance(v, Parameter) and n not in self._buffer_names)
+
+    def _own_buffers(self):
+        """(name, Tensor) for the buffers held by this module itself."""
+        return ((n, v) for n, v in self._members() if n in self._buffer_names and v is not None)
 
     def named_children(self):
         seen = set()
@@ -89,23 +90,24 @@ class Module:
     def modules(self):
         return (m for _, m in self.named_modules())
 
-    def _named_tensors(self, kind):
+    def _named_tensors(self, own):
+        """(dotted name, tensor) for what ``own`` (a method) lists in every module, each tensor once."""
         seen = set()
         for prefix, module in self.named_modules():
-            for name, t in module._own(kind):
+            for name, t in own(module):
                 if id(t) not in seen:
                     seen.add(id(t))
                     yield _join(prefix, name), t
 
     def named_parameters(self):
         """(dotted name, Parameter) for every parameter, each once, in definition order."""
-        return self._named_tensors("parameter")
+        return self._named_tensors(Module._own_parameters)
 
     def parameters(self):
         return (p for _, p in self.named_parameters())
 
     def named_buffers(self):
-        return self._named_tensors("buffer")
+        return self._named_tensors(Module._own_buffers)
 
     def buffers(self):
         return (b for _, b in self.named_buffers())
@@ -136,8 +138,8 @@ class Module:
     # ----- saving and loading -----
     def _state_tensors(self, prefix=""):
         """key -> Tensor for every parameter and buffer, named as in state_dict (a shared one under each name)."""
-        out = {prefix + name: t for name, t in self._own("parameter")}
-        out.update((prefix + name, t) for name, t in self._own("buffer"))
+        out = {prefix + name: t for name, t in self._own_parameters()}
+        out.update((prefix + name, t) for name, t in self._own_buffers())
         for name, value in self._members():
             if isinstance(value, Module):
                 out.update(value._state_tensors(prefix + name + "."))
