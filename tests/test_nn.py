@@ -381,3 +381,30 @@ def test_batch_norm_layers_count_batches_in_training_only_and_check_their_input(
         bn(rand(4, 3))
     with pytest.raises(ValueError, match=r"\(N, 5\) or \(N, 5, L\), got \(4, 3\)"):
         nn.BatchNorm1d(5)(rand(4, 3))
+
+
+def test_layers_of_zero_or_negative_width_raise():
+    for make, message in ((lambda: nn.Linear(0, 3), "in_features must be a positive int, got 0"),
+                          (lambda: nn.Linear(3, -1), "out_features must be a positive int, got -1"),
+                          (lambda: nn.BatchNorm1d(0), "num_features must be a positive int, got 0"),
+                          (lambda: nn.BatchNorm2d(2.5), "num_features must be a positive int, got 2.5")):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+def test_batch_norm_momentum_none_keeps_the_plain_average_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)
+    for seed in range(4):
+        x = rand(5, 3, seed=seed)
+        ours(x)
+        theirs(torch.tensor(x.data))
+    for key, value in ours.state_dict().items():
+        np.testing.assert_allclose(value, theirs.state_dict()[key].numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_parameter_holds_a_copy_of_the_callers_array():
+    array = np.ones(3, np.float32)
+    p = nn.Parameter(array)
+    p.data -= 1
+    assert (array == 1).all()

@@ -201,3 +201,10 @@ def test_a_small_mlp_with_batch_norm_and_dropout_learns_with_adam():
     model.eval()
     accuracy = (model(Tensor(x)).data.argmax(axis=1) == labels).mean()
     assert accuracy > 0.95
+
+
+def test_an_optimizer_given_one_tensor_raises_as_in_pytorch():
+    w = Tensor(np.ones((3, 2)), requires_grad=True)
+    for make in (lambda: optim.SGD(w, lr=1), lambda: optim.Adam(w)):
+        with pytest.raises(TypeError, match=r"iterable of Tensors.*one Tensor of shape \(3, 2\)"):
+            make()

@@ -5,7 +5,7 @@ import weakref
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor, detect_anomaly, no_grad
+from tinygrad_dl1 import Tensor, detect_anomaly, nn, no_grad, optim
 from tinygrad_dl1.function import Function
 from tinygrad_dl1.ops import cross_entropy, linear
 
@@ -226,3 +226,38 @@ def test_comparisons_give_boolean_tensors_without_grad():
     m = a > 1.5
     assert m.dtype == np.bool_ and not m.requires_grad
     np.testing.assert_array_equal((a == 2.0).numpy(), [False, True, False])
+
+
+# ----- in-place changes of saved tensors -----
+
+def test_backward_refuses_an_input_changed_in_place_after_forward():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    z = (x * w).sum()                       # Mul saves w for dL/dx = gy * w
+    w.grad = np.ones(2)
+    optim.SGD([w], lr=1.0).step()           # w changes in place: z's graph is stale
+    stale = r"Mul\.backward needs input 1 \(a tensor of shape \(2,\)\).*version 0 then, 1 now"
+    with pytest.raises(RuntimeError, match=stale):
+        z.backward()
+
+
+def test_an_in_place_change_of_an_input_nothing_saved_is_fine():
+    w = Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    y = (w + 1.0).sum()                     # Add saves no input: its gradient does not depend on w
+    w.grad = np.ones(2)
+    optim.SGD([w], lr=1.0).step()
+    w.grad = None
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 1.0])
+
+
+def test_library_writes_bump_the_version():
+    layer = nn.Linear(3, 2)
+    x = Tensor(np.ones((1, 3)), requires_grad=True)
+    for change in (lambda: nn.init.zeros_(layer.weight), lambda: layer.load_state_dict(layer.state_dict())):
+        before = layer.weight._version
+        y = layer(x).sum()                  # linear saves the weight for dL/dx = gy @ W
+        change()
+        assert layer.weight._version == before + 1
+        with pytest.raises(RuntimeError, match="changed in place"):
+            y.backward()

@@ -31,6 +31,7 @@ class Function:
         if not record:
             return Tensor(y)
         self.inputs = inputs
+        self.input_versions = tuple(x._version for x in inputs)   # to catch in-place changes before backward
         self.generation = max(x.generation for x in inputs)
         return Tensor._made_by(self, y)
 
@@ -39,6 +40,16 @@ class Function:
 
     def backward(self, gy):
         raise NotImplementedError
+
+    def check_saved_inputs(self):
+        """Raise if an input whose array forward saved was changed in place since (an optimizer step,
+        say): backward would silently compute the gradient at the new values, as PyTorch refuses to."""
+        for i, (x, version) in enumerate(zip(self.inputs, self.input_versions)):
+            if x._version != version and any(_same_memory(saved, x.data) for saved in vars(self).values()):
+                raise RuntimeError(
+                    f"{self.name}.backward needs input {i} (a tensor of shape {x.shape}) as it was in forward, "
+                    f"but it was changed in place since (version {version} then, {x._version} now); "
+                    "compute the loss again after the change, or change a copy")
 
     def release(self):
         """Free the inputs and every array forward saved (they are this node's attributes)."""
@@ -52,3 +63,14 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _same_memory(saved, array):
+    """True when ``saved`` is ``array`` or a view of the same memory (what an op keeps of an input
+    without copying); copies and arrays computed from the input are independent of it."""
+    return backend.is_array(saved) and _owner(saved) is _owner(array)
+
+
+def _owner(array):
+    """The array that owns the memory of ``array`` (itself unless it is a view)."""
+    return array if array.base is None else array.base

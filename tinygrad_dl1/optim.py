@@ -18,6 +18,9 @@ class Optimizer:
     hyperparameters = ()    # the attributes saved in state_dict
 
     def __init__(self, params):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors (model.parameters() "
+                            f"or [tensor]), got one Tensor of shape {params.shape}")
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
@@ -37,6 +40,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self.update(p.data, p.grad, self.state.setdefault(i, {}))
+                p._version += 1             # changed in place: a graph that saved it can't backward
 
     def update(self, w, g, state):
         """Change the array ``w`` in place from its gradient ``g``; ``state`` persists between steps."""

@@ -51,6 +51,7 @@ class Tensor:
         self.grad = None
         self.grad_fn = None          # the Function that made this tensor (None for a leaf)
         self.generation = 0          # 0 for a leaf, one more than grad_fn's for an op's output
+        self._version = 0            # bumped by every in-place change made through the library
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -130,6 +131,7 @@ class Tensor:
                     f"trying to backward through the graph a second time ({node.name} was already "
                     "run and its saved arrays freed); call backward(retain_graph=True) the first "
                     "time if you need to backward twice")
+            node.check_saved_inputs()                 # no input it saved was changed in place since
             # the chain rule, one node at a time: output gradient in, input gradients out
             input_grads = node.backward(pending.pop(node))
             if not isinstance(input_grads, tuple):

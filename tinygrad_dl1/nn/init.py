@@ -16,6 +16,7 @@ def fan_in(shape):
 
 def _fill(t, values):
     t.data[...] = backend.to_device(values.astype(t.dtype), t.device)
+    t._version += 1
     return t
 
 
@@ -31,6 +32,7 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
 
 def zeros_(t):
     t.data[...] = 0
+    t._version += 1
     return t
 
 

@@ -17,10 +17,12 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module trains: requires_grad=True, and float32 unless ``dtype`` says otherwise."""
+    """A Tensor that a Module trains: requires_grad=True, and float32 unless ``dtype`` says otherwise.
+    It holds a copy of ``data``: training never changes the caller's array."""
 
     def __init__(self, data, requires_grad=True, dtype=np.float32, device=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
+        self.data = self.data.copy()
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -173,6 +175,7 @@ class Module:
         for key, value in values.items():
             t = targets[key]
             t.data[...] = backend.to_device(value.astype(t.dtype, copy=False), t.device)
+            t._version += 1
         return IncompatibleKeys(missing, unexpected)
 
     # ----- printing -----

@@ -2,8 +2,8 @@
 statistics kept as buffers (running_mean, running_var, num_batches_tracked), as in PyTorch."""
 import numpy as np
 
-from . import functional as F
 from ..tensor import Tensor
+from . import functional as F
 from .module import Module, Parameter
 
 
@@ -11,7 +11,11 @@ class _BatchNorm(Module):
     input_shapes = ()    # the accepted input shapes, as text, by number of dims
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        """momentum: the weight of each new batch in the running statistics; None for their
+        plain average over every batch so far (momentum 1 / batches seen), as in PyTorch."""
         super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features))
         self.bias = Parameter(np.zeros(num_features))
@@ -24,11 +28,15 @@ class _BatchNorm(Module):
             expected = " or ".join(self.input_shapes.values()).replace("C", str(self.num_features))
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of shape {expected}, "
                              f"got {x.shape}")
-        y = F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.training,
-                         self.momentum, self.eps)
+        momentum = self.momentum
         if self.training:
             self.num_batches_tracked.data += 1
-        return y
+            if momentum is None:
+                momentum = 1 / int(self.num_batches_tracked.item())
+            for buffer in self.buffers():
+                buffer._version += 1     # the running statistics change in place below
+        return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.training,
+                            momentum, self.eps)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
