@@ -1,8 +1,10 @@
-"""Small CIFAR-10 folders in the official python format, written by the tests themselves."""
+"""Small CIFAR-10 folders in the official python format, written by the tests themselves, and the
+fixture that keeps data tests away from the user's data folder, cache and proxy."""
 import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 N_PER_BATCH = 20
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -34,3 +36,12 @@ def make_cifar(folder, seed=0):
     write_pickle(folder / "batches.meta", {b"label_names": [c.encode() for c in CLASSES],
                                            b"num_cases_per_batch": N_PER_BATCH, b"num_vis": 3072})
     return raw
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch, tmp_path):
+    """No test sees the user's data folder, cache or proxy (import it into a test module to use it)."""
+    monkeypatch.delenv("TINYGRAD_DL1_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")

@@ -1,28 +1,38 @@
-"""The data layer: locating, downloading, safe reading and preprocessing CIFAR-10; batching; progress."""
-import functools
-import hashlib
-import http.server
-import io
-import itertools
+"""The data layer: locating, safe reading and preprocessing CIFAR-10; batching."""
 import json
 import os
 import pickle
-import tarfile
-import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_dl1.data import (CIFAR10_MD5, BatchStream, ChecksumError, CorruptFileError,
-                               DatasetError, DatasetNotFoundError, DownloadError,
-                               UnsafePickleError, default_cache_dir, download_cifar10,
-                               iterate_minibatches, load_cifar10, load_pickle, locate_cifar10,
-                               read_cifar10)
-from tinygrad_dl1.progress import Progress
+from tinygrad_dl1 import data as data_layer
+from tinygrad_dl1.data import (
+    BatchStream,
+    CorruptFileError,
+    DatasetNotFoundError,
+    UnsafePickleError,
+    default_cache_dir,
+    iterate_minibatches,
+    load_cifar10,
+    load_pickle,
+    locate_cifar10,
+    read_cifar10,
+)
+from tinygrad_dl1.data.safe_pickle import MAX_ARRAY_BYTES
 
-from cifar_files import (CLASSES, N_PER_BATCH, REAL_DATA, TRAIN_FILES, make_cifar,  # noqa: E402
-                         write_batch, write_pickle)
+from cifar_files import (  # noqa: F401 (isolated_env: autouse)
+    CLASSES,
+    N_PER_BATCH,
+    REAL_DATA,
+    TRAIN_FILES,
+    isolated_env,
+    make_cifar,
+    write_batch,
+    write_pickle,
+)
+
+_reconstruct = np.zeros(1).__reduce__()[0]  # NumPy's function that rebuilds a pickled array
 
 
 @pytest.fixture
@@ -30,15 +40,6 @@ def cifar_dir(tmp_path):
     """(parent folder, batches folder, raw data) of a small fake CIFAR-10."""
     batches = tmp_path / "data" / "cifar-10-batches-py"
     return tmp_path / "data", batches, make_cifar(batches)
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(monkeypatch, tmp_path):
-    """No test sees the user's data folder, cache or proxy."""
-    monkeypatch.delenv("TINYGRAD_DL1_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setenv("no_proxy", "*")
-    monkeypatch.setenv("NO_PROXY", "*")
 
 
 # ---------------------------------------------------------------- reading and preprocessing
@@ -134,6 +135,14 @@ def test_explicit_folder_without_data_is_not_downloaded_into(tmp_path):
         load_cifar10(download=False)  # the cache folder, download forbidden
 
 
+def test_empty_data_dir_is_an_error_not_the_default(tmp_path):
+    with pytest.raises(ValueError, match="empty string"):
+        load_cifar10("", url="http://127.0.0.1:9/never")
+    with pytest.raises(ValueError, match="empty string"):
+        locate_cifar10("")
+    assert not (tmp_path / "xdg-cache").exists()
+
+
 # ---------------------------------------------------------------- bad files
 
 def assert_names_file_and_fix(err, path):
@@ -195,8 +204,87 @@ def test_restricted_unpickler_still_reads_arrays(tmp_path):
     write_pickle(path, {b"a": np.arange(6, dtype=np.uint8).reshape(2, 3), b"b": [1, 2]}, protocol=4)
     loaded = load_pickle(path)
     np.testing.assert_array_equal(loaded[b"a"], [[0, 1, 2], [3, 4, 5]])
+    assert loaded[b"b"] == [1, 2]
+    odd = [np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(4, dtype=">f4"), np.zeros((0, 3))]
+    write_pickle(path, (odd, odd[0]))  # Fortran order, big-endian, empty; one array twice
+    loaded = load_pickle(path)
+    for got, want in zip(loaded[0], odd):
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == want.shape
+    assert loaded[1] is loaded[0][0]
     write_pickle(path, np.float32(1.0))  # a NumPy scalar needs numpy's 'scalar': not allowed
     with pytest.raises(UnsafePickleError, match="scalar"):
+        load_pickle(path)
+
+
+class PickledArray:
+    """Pickles as NumPy pickles an array, with any arguments to _reconstruct and any state."""
+
+    def __init__(self, state=None, shape=(0,), dtype="u1"):
+        self.state, self.shape, self.dtype = state, shape, np.dtype(dtype)
+
+    def __reduce__(self):
+        return _reconstruct, (np.ndarray, self.shape, self.dtype), self.state
+
+
+class CallsNdarray:
+    """Pickles as a direct call numpy.ndarray(shape, dtype): an array of any size, never filled."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, np.dtype(dtype)
+
+    def __reduce__(self):
+        return np.ndarray, (self.shape, self.dtype)
+
+
+def array_state(shape, dtype, data):
+    return (1, shape, np.dtype(dtype), False, data)
+
+
+@pytest.mark.parametrize("how", ["reconstruct", "ndarray"])
+def test_tiny_pickle_claiming_a_huge_array_is_refused(cifar_dir, how):
+    parent, batches, _ = cifar_dir
+    path = batches / "data_batch_1"
+    if how == "reconstruct":  # what a pickled array calls first, with a shape, and no data after it
+        batch = {b"data": PickledArray(shape=(50000, 3072)), b"labels": PickledArray(shape=(50000,), dtype="i8")}
+    else:
+        batch = {b"data": CallsNdarray((50000, 3072), "u1"), b"labels": CallsNdarray((50000,), "i8")}
+    write_pickle(path, batch)
+    assert path.stat().st_size < 300
+    with pytest.raises(CorruptFileError, match="refused to load") as err:
+        load_cifar10(parent)
+    assert_names_file_and_fix(err, path)
+
+
+@pytest.mark.parametrize("data,problem", [(b"\0" * 5, "needs 6 bytes, but gives it 5 bytes"),
+                                          (b"\0" * 7, "needs 6 bytes, but gives it 7 bytes"),
+                                          ([0] * 6, "gives it list")])
+def test_array_bytes_must_match_its_shape(tmp_path, data, problem):
+    path = tmp_path / "a.pkl"
+    write_pickle(path, {b"a": PickledArray(array_state((2, 3), "u1", data))})
+    with pytest.raises(CorruptFileError, match=f"refused to load: .*{problem}") as err:
+        load_pickle(path)
+    assert str(path) in str(err.value)
+
+
+def test_arrays_larger_than_cifar10s_are_refused(tmp_path):
+    path = tmp_path / "a.pkl"
+    rows = MAX_ARRAY_BYTES // 3072
+    assert rows == 10_000  # one batch of CIFAR-10 images fits, exactly
+    write_pickle(path, np.zeros((rows, 3072), np.uint8))
+    assert load_pickle(path).shape == (rows, 3072)
+    write_pickle(path, np.zeros((rows + 1, 3072), np.uint8))
+    with pytest.raises(CorruptFileError, match="larger than CIFAR-10's largest") as err:
+        load_pickle(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("array", [np.array([1, "x"], dtype=object), np.zeros(2, dtype="i4,f4")],
+                         ids=["object", "structured"])
+def test_arrays_of_python_objects_or_records_are_refused(tmp_path, array):
+    path = tmp_path / "a.pkl"
+    write_pickle(path, array)
+    with pytest.raises(CorruptFileError, match="refused to load: .*dtype"):
         load_pickle(path)
 
 
@@ -238,203 +326,10 @@ def test_bad_meta(cifar_dir):
     assert_names_file_and_fix(err, batches / "batches.meta")
 
 
-def test_errors_are_runtime_errors():
-    assert issubclass(DatasetError, RuntimeError)
-    for cls in (DatasetNotFoundError, CorruptFileError, UnsafePickleError, DownloadError,
-                ChecksumError):
-        assert issubclass(cls, DatasetError)
-
-
-# ---------------------------------------------------------------- download
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class TruncatingHandler(QuietHandler):
-    """Announces the whole archive, sends half of it, then hangs up."""
-
-    def do_GET(self):
-        body = Path(self.directory, self.path.lstrip("/")).read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body[:len(body) // 2])
-        self.wfile.flush()
-        self.close_connection = True
-
-
-@pytest.fixture
-def archive(tmp_path):
-    """(folder, md5) of a tar.gz of a fake cifar-10-batches-py, laid out as the official one."""
-    src = tmp_path / "src"
-    make_cifar(src / "cifar-10-batches-py", seed=1)
-    served = tmp_path / "served"
-    served.mkdir()
-    with tarfile.open(served / "cifar-10-python.tar.gz", "w:gz") as tar:
-        tar.add(src / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    return served, hashlib.md5((served / "cifar-10-python.tar.gz").read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def serve():
-    """serve(folder, handler) -> base URL of a local HTTP server; stopped after the test."""
-    servers = []
-
-    def start(folder, handler=QuietHandler):
-        server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def leftovers(folder):
-    """Everything in ``folder`` apart from a finished archive and dataset."""
-    return sorted(p.name for p in folder.iterdir()
-                  if p.name not in ("cifar-10-python.tar.gz", "cifar-10-batches-py"))
-
-
-def test_download_into_cache_by_default(archive, serve, tmp_path, capfd):
-    folder, md5 = archive
-    url = serve(folder)
-    ds = load_cifar10(url=url, md5=md5)
-    cache = tmp_path / "xdg-cache" / "tinygrad_dl1"
-    assert (cache / "cifar-10-batches-py" / "data_batch_5").is_file()
-    assert (cache / "cifar-10-python.tar.gz").is_file()
-    assert leftovers(cache) == []
-    assert ds.train_x.shape == (5 * N_PER_BATCH, 3, 32, 32)
-    err = capfd.readouterr().err
-    assert "downloading cifar-10-python.tar.gz" in err and "100%" in err
-    # the second call reads what is there, without the server
-    np.testing.assert_array_equal(load_cifar10(url="http://127.0.0.1:9/gone", md5=md5).train_y,
-                                  ds.train_y)
-
-
-def test_download_into_explicit_folder_only_when_asked(archive, serve, tmp_path):
-    folder, md5 = archive
-    url = serve(folder)
-    target = tmp_path / "mine" / "cifar-10-batches-py"
-    with pytest.raises(DatasetNotFoundError):
-        load_cifar10(target, url=url, md5=md5)
-    ds = load_cifar10(target, download=True, url=url, md5=md5, progress=False)
-    assert ds.test_x.shape == (N_PER_BATCH, 3, 32, 32) and target.is_dir()
-
-
-def test_md5_mismatch_deletes_the_partial_file(archive, serve, tmp_path):
-    folder, md5 = archive
-    url = serve(folder)
-    parent = tmp_path / "dl"
-    wrong = "0" * 32
-    with pytest.raises(ChecksumError) as err:
-        download_cifar10(parent, url=url, md5=wrong, progress=False)
-    message = str(err.value)
-    assert "cifar-10-python.tar.gz" in message and wrong in message and md5 in message
-    assert list(parent.iterdir()) == []
-    with pytest.raises(DatasetNotFoundError):
-        load_cifar10(parent, download=False)
-
-
-def test_official_md5_is_the_default(archive, serve, tmp_path):
-    folder, md5 = archive
-    with pytest.raises(ChecksumError, match=CIFAR10_MD5):
-        load_cifar10(tmp_path / "dl", download=True, url=serve(folder), progress=False)
-
-
-def test_interrupted_download_leaves_nothing(archive, serve, tmp_path):
-    folder, md5 = archive
-    url = serve(folder, TruncatingHandler)
-    parent = tmp_path / "dl"
-    with pytest.raises(DownloadError, match="could not download"):
-        load_cifar10(parent, download=True, url=url, md5=md5, progress=False)
-    assert list(parent.iterdir()) == []
-    with pytest.raises(DatasetNotFoundError):
-        load_cifar10(parent, download=False)
-
-
-def test_unreachable_server(tmp_path):
-    with pytest.raises(DownloadError, match="127.0.0.1:9"):
-        load_cifar10(tmp_path / "dl", download=True, url="http://127.0.0.1:9/x.tar.gz",
-                     progress=False)
-
-
-def test_interrupted_extraction_leaves_nothing_that_looks_complete(archive, serve, tmp_path,
-                                                                   monkeypatch):
-    folder, md5 = archive
-    url = serve(folder)
-    parent = tmp_path / "dl"
-    real_extractall = tarfile.TarFile.extractall
-
-    def crash_after_two_files(self, path, members, **kwargs):
-        real_extractall(self, path, members=members[:3], **kwargs)
-        raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-way
-
-    monkeypatch.setattr(tarfile.TarFile, "extractall", crash_after_two_files)
-    with pytest.raises(KeyboardInterrupt):
-        load_cifar10(parent, download=True, url=url, md5=md5, progress=False)
-    assert leftovers(parent) == [] and not (parent / "cifar-10-batches-py").exists()
-    with pytest.raises(DatasetNotFoundError):
-        load_cifar10(parent, download=False)
-
-    # the verified archive is reused: no server needed to finish the job
-    monkeypatch.setattr(tarfile.TarFile, "extractall", real_extractall)
-    ds = load_cifar10(parent, download=True, url="http://127.0.0.1:9/gone", md5=md5)
-    assert ds.train_x.shape == (5 * N_PER_BATCH, 3, 32, 32)
-
-
-def test_leftovers_of_a_killed_run_do_not_look_complete(tmp_path):
-    parent = tmp_path / "dl"
-    half = parent / ".cifar-10-extract-abc" / "cifar-10-batches-py"
-    make_cifar(half)
-    (parent / ".cifar-10-python.tar.gz.xyz.part").write_bytes(b"partial")
-    with pytest.raises(DatasetNotFoundError):
-        load_cifar10(parent, download=False)
-
-
-def test_existing_archive_with_wrong_md5_is_not_used(archive, tmp_path):
-    folder, md5 = archive
-    parent = tmp_path / "dl"
-    parent.mkdir()
-    (parent / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
-    with pytest.raises(ChecksumError, match=md5):
-        download_cifar10(parent, url="http://127.0.0.1:9/gone", md5=md5)
-    assert not (parent / "cifar-10-batches-py").exists()
-
-
-def test_existing_dataset_is_never_overwritten(cifar_dir):
-    parent, batches, _ = cifar_dir
-    before = (batches / "data_batch_1").read_bytes()
-    with pytest.raises(DatasetError, match="not overwriting"):
-        download_cifar10(parent, url="http://127.0.0.1:9/gone")
-    assert (batches / "data_batch_1").read_bytes() == before
-
-
-@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
-def test_unsafe_archive_members_are_refused(tmp_path, kind):
-    parent = tmp_path / "dl"
-    parent.mkdir()
-    path = parent / "cifar-10-python.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo({"dotdot": "cifar-10-batches-py/../../escaped",
-                                "absolute": str(tmp_path / "escaped"),
-                                "symlink": "cifar-10-batches-py/data_batch_1"}[kind])
-        if kind == "symlink":
-            info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
-            tar.addfile(info)
-        else:
-            info.size = 4
-            tar.addfile(info, io.BytesIO(b"evil"))
-    md5 = hashlib.md5(path.read_bytes()).hexdigest()
-    with pytest.raises(DownloadError, match="unsafe member"):
-        download_cifar10(parent, md5=md5)
-    assert not (tmp_path / "escaped").exists()
-    assert leftovers(parent) == [] and not (parent / "cifar-10-batches-py").exists()
+def test_every_error_of_the_data_layer_is_a_dataset_error():
+    errors = [getattr(data_layer, name) for name in data_layer.__all__ if name.endswith("Error")]
+    assert len(errors) == 6 and data_layer.DatasetError in errors
+    assert all(issubclass(cls, data_layer.DatasetError) and issubclass(cls, RuntimeError) for cls in errors)
 
 
 # ---------------------------------------------------------------- batches
@@ -483,7 +378,7 @@ def test_stream_is_seeded_and_pairs_x_with_y():
     x, y = toy()
     a, b, c = (BatchStream(x, y, 8, seed=s) for s in (1, 1, 2))
     for _ in range(20):
-        (xa, ya), (xb, yb), (_, yc) = next(a), next(b), next(c)
+        (xa, ya), (_, yb), _ = next(a), next(b), next(c)
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(xa[:, 0] / 2 * 10, ya)
     assert not np.array_equal(np.concatenate(take(a, 6)), np.concatenate(take(c, 6)))
@@ -510,54 +405,6 @@ def test_stream_state_of_another_shape_is_refused():
     state = BatchStream(x, y, 7).state_dict()
     with pytest.raises(ValueError, match="batch_size"):
         BatchStream(x, y, 8).load_state_dict(state)
-
-
-# ---------------------------------------------------------------- progress bar
-
-class FakeTerminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_in_a_log_prints_about_ten_lines():
-    out = io.StringIO()
-    with Progress(1000, desc="train", unit="step", file=out) as bar:
-        for i in range(1000):
-            bar.update(loss=1 / (i + 3), acc=0.5)
-    lines = out.getvalue().splitlines()
-    assert "\r" not in out.getvalue()
-    assert 10 <= len(lines) <= 11
-    assert lines[0].startswith("train: 100/1000  10%")
-    assert "1000/1000 100%" in lines[-1] and "step/s" in lines[-1]
-    assert lines[-1].endswith("loss=0.000998 acc=0.5")
-    assert "eta" in lines[0]
-
-
-def test_progress_on_a_terminal_redraws_in_place(monkeypatch):
-    out = FakeTerminal()
-    clock = itertools.count()  # one second per call: every update redraws
-    monkeypatch.setattr("tinygrad_dl1.progress.time.monotonic", lambda: next(clock))
-    with Progress(10_000_000, desc="dl", unit="B", file=out) as bar:
-        for _ in range(4):
-            bar.update(2_500_000)
-    text = out.getvalue()
-    assert text.count("\r") >= 5 and text.endswith("\n") and text.count("\n") == 1
-    final = text.rstrip("\n").split("\r")[-1]
-    assert final.startswith("dl: 10.0 MB/10.0 MB 100%")  # byte counts are scaled
-    assert "MB/s" in final
-
-
-def test_progress_disabled_and_unknown_total():
-    out = io.StringIO()
-    with Progress(10, file=out, disable=True) as bar:
-        bar.update(10)
-    assert out.getvalue() == ""
-    with Progress(None, desc="x", file=out) as bar:
-        for _ in range(5):
-            bar.update()
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("x: 5 ") and "%" not in lines[0]
-
 
 # ---------------------------------------------------------------- the real copy
 

@@ -2,8 +2,14 @@
 from .batches import BatchStream, iterate_minibatches
 from .cifar10 import CIFAR10, load_cifar10, read_batch, read_cifar10
 from .download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
-from .errors import (ChecksumError, CorruptFileError, DatasetError, DatasetNotFoundError,
-                     DownloadError, UnsafePickleError)
+from .errors import (
+    ChecksumError,
+    CorruptFileError,
+    DatasetError,
+    DatasetNotFoundError,
+    DownloadError,
+    UnsafePickleError,
+)
 from .locate import ENV_VAR, default_cache_dir, locate_cifar10
 from .safe_pickle import load_pickle
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
+from .download import CIFAR10_MD5, CIFAR10_URL, TIME_LIMIT_S, download_cifar10
 from .errors import CorruptFileError, DatasetNotFoundError
 from .locate import BATCHES_DIR_NAME, ENV_VAR, META_FILE, TEST_FILE, TRAIN_FILES, locate_cifar10
 from .safe_pickle import load_pickle
@@ -35,7 +35,7 @@ class CIFAR10:
 
 
 def read_batch(path):
-    """One batch file -> (uint8 images (n, 3072), int64 labels (n,)), checked against the format."""
+    """One batch file -> (read-only uint8 images (n, 3072), int64 labels (n,)), checked against the format."""
     path = Path(path)
     batch = load_pickle(path)
     if not isinstance(batch, dict):
@@ -104,21 +104,24 @@ def read_cifar10(batches_dir):
                    classes=classes)
 
 
-def load_cifar10(data_dir=None, download=None, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
+def load_cifar10(data_dir=None, download=None, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True,
+                 time_limit=TIME_LIMIT_S):
     """Find, fetch if allowed, read and preprocess CIFAR-10 (see ``read_cifar10``).
 
     data_dir: the cifar-10-batches-py folder or its parent; when None,
-        $TINYGRAD_DL1_DATA, else ~/.cache/tinygrad_dl1 (or $XDG_CACHE_HOME/tinygrad_dl1).
+        $TINYGRAD_DL1_DATA, else ~/.cache/tinygrad_dl1 (or $XDG_CACHE_HOME/tinygrad_dl1);
+        an empty string is an error, not the default.
     download: None (default) fetches the official archive only into the cache
         folder; True also fetches into a folder named by data_dir or the
         environment when it has no cifar-10-batches-py; False never fetches.
         An existing folder is never overwritten: damaged files raise an error.
     url, md5: where to fetch from and the archive's expected md5.
+    progress: a progress bar on stderr; time_limit: seconds the download may take in all.
     """
     batches_dir, source = locate_cifar10(data_dir)
     if not batches_dir.exists():
         if download or (download is None and source == "cache"):
-            download_cifar10(batches_dir.parent, url=url, md5=md5, progress=progress)
+            download_cifar10(batches_dir.parent, url=url, md5=md5, progress=progress, time_limit=time_limit)
         else:
             where = {"argument": "the data_dir argument (--data-dir)",
                      "environment": f"${ENV_VAR}", "cache": "the cache folder"}[source]

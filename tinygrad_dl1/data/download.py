@@ -1,27 +1,37 @@
 """Fetching and unpacking the official archive, so that an interruption never leaves
-a half-written dataset that looks complete.
+a half-written dataset that looks complete, and downloads into one folder never collide.
 
 The archive is written to a temporary file and renamed only once its md5 matches;
 it is unpacked into a temporary folder beside the target and the finished
-cifar-10-batches-py folder is moved into place with one atomic rename.
+cifar-10-batches-py folder is moved into place with one atomic rename. Ctrl-C and
+SIGTERM remove the temporary files on their way out. One process at a time holds
+the folder's lock file; the others wait for it and then find the data complete.
 """
 import hashlib
 import http.client
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path, PurePosixPath
 
-from ..progress import Progress
-from .errors import ChecksumError, DatasetError, DownloadError
+from tqdm.auto import tqdm
+
+from .errors import ChecksumError, DownloadError
 from .locate import ALL_FILES, BATCHES_DIR_NAME
+from .lock import file_lock
+from .sigterm import sigterm_raises
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
+LOCK_NAME = ".cifar-10-download.lock"
 CHUNK_BYTES = 1 << 20
+TIME_LIMIT_S = 3600    # a whole download may take this long (163 MB: 45 kB/s at least)
+LOG_INTERVAL_S = 30    # into a log, not a terminal, the progress line is written at most this often
 
 
 def file_md5(path):
@@ -33,25 +43,41 @@ def file_md5(path):
     return digest.hexdigest()
 
 
-def fetch(url, dest, md5, progress=True, timeout=60):
-    """Download ``url`` to ``dest`` through a temporary file; rename only if the md5 matches."""
+def progress_bar(total, desc, disable):
+    """A tqdm bar counting bytes; into a log rather than a terminal it writes seldom, so logs stay short."""
+    seldom = {} if sys.stderr.isatty() else {"mininterval": LOG_INTERVAL_S, "maxinterval": LOG_INTERVAL_S}
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=disable, **seldom)
+
+
+def fetch(url, dest, md5, progress=True, timeout=60, time_limit=TIME_LIMIT_S):
+    """Download ``url`` to ``dest`` through a temporary file; rename only if the md5 matches.
+
+    ``timeout``: seconds to wait for the server each time; ``time_limit``: seconds for the whole download.
+    """
     dest = Path(dest)
+    deadline = time.monotonic() + time_limit
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
     try:
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        received = 0
+        with (os.fdopen(fd, "wb") as out,
+              urllib.request.urlopen(url, timeout=min(timeout, time_limit)) as response):
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
-            with Progress(total, desc=f"downloading {dest.name}", unit="B",
-                          disable=not progress) as bar:
-                while chunk := response.read(CHUNK_BYTES):
+            with progress_bar(total, f"downloading {dest.name}", disable=not progress) as bar:
+                while chunk := response.read1(CHUNK_BYTES):  # what has come, not a full chunk
                     out.write(chunk)
                     digest.update(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
-            if total is not None and bar.n != total:  # urllib ends quietly on a cut connection
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"not done within the time limit of {time_limit:g} s "
+                                           f"({received} of {total or 'unknown'} bytes came; a slow "
+                                           "connection needs a larger time_limit)")
+            if total is not None and received != total:  # urllib ends quietly on a cut connection
                 raise DownloadError(f"could not download {url} to {dest}: the connection closed "
-                                    f"after {bar.n} of {total} bytes. Run again.")
+                                    f"after {received} of {total} bytes. Run again.")
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != md5:
@@ -99,22 +125,34 @@ def extract_batches(archive, parent):
     return target
 
 
-def download_cifar10(parent, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True):
+def download_cifar10(parent, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True, time_limit=TIME_LIMIT_S):
     """Fetch the official archive into ``parent`` and unpack it there; return the batches folder.
 
-    An archive already in ``parent`` is reused when its md5 matches. An existing
-    cifar-10-batches-py folder is never overwritten.
+    A cifar-10-batches-py folder already there is returned as it is, never
+    overwritten; an archive already there is reused when its md5 matches. Processes
+    downloading into one folder take turns: the others wait, then find it complete.
+    ``time_limit``: seconds the download may take in all.
     """
     parent = Path(parent).expanduser()
     target = parent / BATCHES_DIR_NAME
     if target.exists():
-        raise DatasetError(f"{target} already exists; not overwriting it.")
-    parent.mkdir(parents=True, exist_ok=True)
-    archive = parent / ARCHIVE_NAME
-    if archive.exists():
-        actual = file_md5(archive)
-        if actual != md5:
-            raise ChecksumError(archive, md5, actual)
-    else:
-        fetch(url, archive, md5, progress)
-    return extract_batches(archive, parent)
+        return target
+
+    def say_waiting(holder):
+        print(f"waiting for process {holder}, which is downloading CIFAR-10 into {parent}", file=sys.stderr)
+
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with sigterm_raises(), file_lock(parent / LOCK_NAME, on_wait=say_waiting if progress else None):
+            if target.exists():  # another process finished it while this one waited
+                return target
+            archive = parent / ARCHIVE_NAME
+            if archive.exists():
+                actual = file_md5(archive)
+                if actual != md5:
+                    raise ChecksumError(archive, md5, actual)
+            else:
+                fetch(url, archive, md5, progress, time_limit=time_limit)
+            return extract_batches(archive, parent)
+    except OSError as e:
+        raise DownloadError(f"could not download CIFAR-10 into {parent}: {e}") from e

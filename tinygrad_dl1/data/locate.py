@@ -34,9 +34,13 @@ def batches_dir_in(folder):
 def locate_cifar10(data_dir=None):
     """The folder to read: ``data_dir`` if given, else $TINYGRAD_DL1_DATA, else the cache folder.
 
-    Each may name the cifar-10-batches-py folder itself or its parent.
+    Each may name the cifar-10-batches-py folder itself or its parent. An empty
+    ``data_dir`` is refused rather than taken as "not given".
     """
-    if data_dir is not None and str(data_dir) != "":
+    if data_dir is not None:
+        if str(data_dir) == "":
+            raise ValueError("the data folder (data_dir, --data-dir) is an empty string; name the folder "
+                             f"holding {BATCHES_DIR_NAME}, or leave it out to use ${ENV_VAR} or the cache")
         return DataLocation(batches_dir_in(data_dir), "argument")
     if os.environ.get(ENV_VAR):
         return DataLocation(batches_dir_in(os.environ[ENV_VAR]), "environment")
