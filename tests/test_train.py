@@ -1,43 +1,20 @@
-"""The training loop, checkpoints and the command line, on small fake data and on real CIFAR-10."""
-import csv
-import json
+"""The training loop, its state and checkpoint files, on small fake data and on real CIFAR-10."""
+import io
 import os
-import signal
-import subprocess
-import sys
-from types import SimpleNamespace
+import zipfile
 
 import numpy as np
 import pytest
+from fake_runs import fake_data, new_state
 
-from cifar_files import REAL_DATA, make_cifar
-from tinygrad_dl1 import cli, models, optim
-from tinygrad_dl1 import manual_seed
+from tinygrad_dl1 import manual_seed, models, optim
 from tinygrad_dl1.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_dl1.train import TrainingDiverged, evaluate, train
+from tinygrad_dl1.train import TrainingDiverged, TrainingState, evaluate, train, training_batches
 
+from cifar_files import REAL_DATA
 
-def fake_data(n_train=120, n_test=50, seed=0):
-    """Linearly separable-ish 3x4x4 images in 10 classes."""
-    rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((10, 3, 4, 4)).astype(np.float32)
-    def draw(n):
-        y = rng.integers(0, 10, n)
-        return (centers[y] + 0.3 * rng.standard_normal((n, 3, 4, 4))).astype(np.float32), y
-    (train_x, train_y), (test_x, test_y) = draw(n_train), draw(n_test)
-    return SimpleNamespace(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y)
+# ----- checkpoint files -----
 
-
-def make_run(out, data, max_steps=30, resume=False, lr=1e-2, seed=3):
-    manual_seed(seed)
-    model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default")
-    opt = optim.Adam(model.parameters(), lr=lr)
-    summary = train(model, opt, data, max_steps=max_steps, batch_size=16, eval_freq=10, out_dir=str(out),
-                    seed=seed, config={"lr": lr}, resume=resume, show_progress=False, log=lambda m: None)
-    return model, summary
-
-
-# ----- checkpoints -----
 
 def test_checkpoint_round_trip_keeps_arrays_and_plain_values(tmp_path):
     tree = {"step": 3, "w": np.arange(6.0).reshape(2, 3), "nested": [{"a": np.int64(4)}, None, "x"]}
@@ -61,81 +38,90 @@ def test_a_save_killed_midway_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c.npz"]            # no temporary file left behind
 
 
-def test_a_damaged_checkpoint_gets_a_clear_error(tmp_path):
+def _truncated(data):
+    return data[:len(data) // 2]
+
+
+def _one_byte_flipped(data):
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+@pytest.mark.parametrize("damage", [lambda data: b"", _truncated, lambda data: b"not a zip file", _one_byte_flipped])
+def test_a_damaged_checkpoint_gets_a_clear_error_naming_it(tmp_path, damage):
     path = tmp_path / "c.npz"
-    path.write_bytes(b"not a zip file")
-    with pytest.raises(RuntimeError, match="damaged"):
+    save_checkpoint(path, {"step": 3, "w": np.ones(100)})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(RuntimeError, match=f"checkpoint {path} is damaged"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_is_a_plain_zip_without_pickles(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", {"w": np.ones(3), "name": "x"})
+    with zipfile.ZipFile(tmp_path / "c.npz") as archive:
+        assert sorted(archive.namelist()) == ["__skeleton__.npy", "a0.npy"]
 
 
 # ----- the training loop -----
 
-def test_a_run_writes_metrics_curves_summary_and_checkpoint(tmp_path):
-    _, summary = make_run(tmp_path, fake_data(), max_steps=30)
-    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
-    assert [int(r["step"]) for r in rows] == [10, 20, 30]
-    assert float(rows[-1]["test_acc"]) > 0.5              # the classes are easy to separate
-    assert (tmp_path / "curves.png").stat().st_size > 1000
-    saved = json.load(open(tmp_path / "summary.json"))
-    assert saved["final_test_acc"] == summary["final_test_acc"] == float(rows[-1]["test_acc"])
-    assert saved["best_test_acc"] == max(float(r["test_acc"]) for r in rows)
-    assert load_checkpoint(tmp_path / "checkpoint.npz")["step"] == 30
-
-
-class InterruptAt:
-    """Wrap a model so that a Ctrl-C (SIGINT) arrives during its ``n``-th training forward."""
-
-    def __init__(self, model, n):
-        self.model, self.n = model, n
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
-
-    def __call__(self, x):
-        if self.model.training:
-            self.n -= 1
-            if self.n == 0:
-                signal.raise_signal(signal.SIGINT)
-        return self.model(x)
-
-
-def test_resume_after_an_interrupt_ends_exactly_as_an_uninterrupted_run(tmp_path):
+def test_train_evaluates_every_eval_freq_steps_and_at_the_end(capsys):
     data = fake_data()
-    full, full_summary = make_run(tmp_path / "full", data, max_steps=40)
+    state = train(new_state(data), data, max_steps=25, eval_freq=10, show_progress=False)
+    assert state.step == 25
+    assert [row["step"] for row in state.history] == [10, 20, 25]
+    assert state.history[-1]["test_acc"] > 0.5              # the classes are easy to separate
+    assert (state.train_loss_sum, state.train_correct, state.train_seen) == (0.0, 0, 0)
+    assert capsys.readouterr().err.count("\n") == 3         # one line per evaluation
 
-    manual_seed(3)
-    model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default")
-    opt = optim.Adam(model.parameters(), lr=1e-2)
-    with pytest.raises(KeyboardInterrupt):
-        train(InterruptAt(model, 27), opt, data, max_steps=40, batch_size=16, eval_freq=10,
-              out_dir=str(tmp_path / "cut"), seed=3, config={"lr": 1e-2}, show_progress=False,
-              log=lambda m: None)
-    assert load_checkpoint(tmp_path / "cut" / "checkpoint.npz")["step"] == 27   # the step finished
-    resumed, resumed_summary = make_run(tmp_path / "cut", data, max_steps=40, resume=True, seed=99)
 
-    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+def test_a_state_saved_and_loaded_continues_exactly_as_if_never_stopped(tmp_path):
+    data = fake_data()
+    straight = train(new_state(data), data, max_steps=30, eval_freq=10, show_progress=False)
+
+    first = new_state(data)
+    train(first, data, max_steps=30, eval_freq=10, show_progress=False, stop_requested=lambda: first.step == 15)
+    save_checkpoint(tmp_path / "c.npz", first.state_dict())
+    second = new_state(data, seed=99)                        # other weights, batches and masks to start with
+    second.load_state_dict(load_checkpoint(tmp_path / "c.npz"))
+    assert (second.step, second.train_seen) == (15, 5 * 16)
+    train(second, data, max_steps=30, eval_freq=10, show_progress=False)
+
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), second.model.state_dict().items()):
         np.testing.assert_array_equal(a, b, err_msg=name)
-    assert open(tmp_path / "full" / "metrics.csv").read().count("\n") == 5
-    for key in ("final_test_acc", "best_test_acc", "final_test_loss"):
-        assert resumed_summary[key] == full_summary[key]
+    for row_a, row_b in zip(straight.history, second.history, strict=True):
+        assert {k: v for k, v in row_a.items() if k != "elapsed_s"} == {k: v for k, v in row_b.items()
+                                                                        if k != "elapsed_s"}
 
 
-def test_an_existing_run_is_not_overwritten_and_resume_checks_settings(tmp_path):
-    make_run(tmp_path, fake_data(), max_steps=10)
-    with pytest.raises(FileExistsError, match="--resume"):
-        make_run(tmp_path, fake_data(), max_steps=10)
-    with pytest.raises(ValueError, match="lr: 0.01 -> 0.5"):
-        make_run(tmp_path, fake_data(), max_steps=20, resume=True, lr=0.5)
-
-
-def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+def test_a_nan_training_loss_stops_before_the_state_takes_it_in():
     data = fake_data()
-    make_run(tmp_path, data, max_steps=10)
-    before = (tmp_path / "checkpoint.npz").read_bytes()
-    data.train_x[:] = np.nan                      # from here on every loss is NaN
-    with pytest.raises(TrainingDiverged, match=r"nan at step 11.*step 10"):
-        make_run(tmp_path, data, max_steps=30, resume=True)
-    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    state = train(new_state(data), data, max_steps=10, eval_freq=10, show_progress=False)
+    weights = [p.numpy().copy() for p in state.model.parameters()]
+    data.train_x[:] = np.nan
+    with pytest.raises(TrainingDiverged, match="training loss became nan at step 11"):
+        train(state, data, max_steps=20, eval_freq=10, show_progress=False)
+    assert state.step == 10 and state.train_seen == 0
+    for before, p in zip(weights, state.model.parameters(), strict=True):
+        np.testing.assert_array_equal(p.numpy(), before)
+
+
+def test_a_nan_test_loss_stops_training_too():
+    data = fake_data()
+    data.test_x[3] = np.nan                       # training stays finite, the evaluation does not
+    state = new_state(data)
+    with pytest.raises(TrainingDiverged, match="test loss became nan at step 10"):
+        train(state, data, max_steps=20, eval_freq=10, show_progress=False)
+    assert state.history == []
+
+
+def test_stop_requested_ends_training_after_a_whole_step():
+    data = fake_data()
+    calls = []
+    state = new_state(data)
+    train(state, data, max_steps=30, eval_freq=10, show_progress=False,
+          stop_requested=lambda: calls.append(state.step) or state.step == 7)
+    assert state.step == 7 and calls == list(range(8))
+    assert state.train_seen == 7 * 16 and state.history == []
 
 
 def test_evaluate_uses_every_test_image_in_chunks():
@@ -149,57 +135,47 @@ def test_evaluate_uses_every_test_image_in_chunks():
     assert acc == np.mean(logits.argmax(1) == data.test_y)
 
 
-# ----- the command line -----
+# ----- the progress bar -----
 
-def test_cli_fills_in_each_models_assignment_defaults():
-    mlp = cli.parse_config(["train", "mlp"])
-    assert (mlp["learning_rate"], mlp["max_steps"], mlp["batch_size"], mlp["eval_freq"], mlp["optimizer"],
-            mlp["dnn_hidden_units"], mlp["neg_slope"], mlp["seed"]) == (2e-3, 1500, 200, 100, "sgd", [100], 0.02, 42)
-    conv = cli.parse_config(["train", "convnet"])
-    assert (conv["learning_rate"], conv["max_steps"], conv["batch_size"], conv["eval_freq"],
-            conv["optimizer"]) == (1e-4, 5000, 32, 500, "adam")
-    assert cli.parse_config(["train", "mlp", "--dnn-hidden-units", ""])["dnn_hidden_units"] == []
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--dnn-hidden-units", "10,x"], "integers"),
-    (["--learning-rate", "-1"], "positive"),
-    (["--dropout", "1.5"], r"\[0, 1\)"),
-    (["--resume"], "--out"),
-])
-def test_cli_rejects_bad_flags(argv, message):
-    with pytest.raises(SystemExit, match=message):
-        cli.parse_config(["train", "mlp", *argv])
+def test_progress_in_a_log_is_one_line_per_evaluation(capsys):
+    data = fake_data()
+    train(new_state(data), data, max_steps=400, eval_freq=200, show_progress=True)
+    err = capsys.readouterr().err               # captured: not a terminal, as in CI or a log file
+    assert "\r" not in err
+    assert err.splitlines()[0].startswith("step    200/400: train loss ")
+    assert len(err.splitlines()) == 2
 
 
-def test_cli_trains_end_to_end_on_fake_cifar_files(tmp_path):
-    make_cifar(tmp_path / "data" / "cifar-10-batches-py")
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "tinygrad_dl1", "train", "mlp", "--data-dir", str(tmp_path / "data"),
-           "--max-steps", "6", "--eval-freq", "3", "--batch-size", "10", "--out", str(out), "--no-progress"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["steps"] == 6
-    assert {"metrics.csv", "summary.json", "checkpoint.npz", "curves.png"} <= set(os.listdir(out))
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 1 and "--resume" in again.stderr
+def test_progress_on_a_terminal_is_a_tqdm_bar(monkeypatch):
+    data = fake_data()
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    train(new_state(data), data, max_steps=20, eval_freq=10, show_progress=True)
+    assert "\r" in terminal.getvalue() and "20/20" in terminal.getvalue()
+    assert terminal.getvalue().count("step     10/20: train loss") == 1
 
 
-def test_cli_names_the_missing_data_folder(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "tinygrad_dl1", "train", "mlp", "--data-dir",
-                           str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "nowhere" in done.stderr
+def test_no_progress_draws_no_bar_even_on_a_terminal(monkeypatch):
+    data = fake_data()
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    train(new_state(data), data, max_steps=20, eval_freq=10, show_progress=False)
+    assert "\r" not in terminal.getvalue() and len(terminal.getvalue().splitlines()) == 2
 
 
 # ----- real CIFAR-10 -----
 
 @pytest.mark.skipif(not REAL_DATA.exists(), reason=f"real CIFAR-10 not found at {REAL_DATA}")
-def test_the_assignment_mlp_learns_real_cifar10(tmp_path):
+def test_the_assignment_mlp_learns_real_cifar10():
     from tinygrad_dl1.data import load_cifar10
     data = load_cifar10(REAL_DATA)
     manual_seed(42)
     model = models.MLP(3072, [100], 10)
-    summary = train(model, optim.SGD(model.parameters(), lr=2e-3), data, max_steps=300, batch_size=200,
-                    eval_freq=100, out_dir=str(tmp_path), seed=42, show_progress=False, log=lambda m: None)
-    assert summary["best_test_acc"] > 0.35              # chance is 0.10
+    state = TrainingState(model, optim.SGD(model.parameters(), lr=2e-3), training_batches(data, 200, seed=42))
+    train(state, data, max_steps=300, eval_freq=100, show_progress=False)
+    assert max(row["test_acc"] for row in state.history) > 0.35     # chance is 0.10

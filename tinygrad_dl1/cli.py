@@ -1,6 +1,7 @@
 """Command line: ``tinygrad-dl1 train mlp|convnet [flags]`` (also ``python -m tinygrad_dl1``)."""
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -10,6 +11,7 @@ DEFAULTS = {
     "convnet": dict(learning_rate=1e-4, max_steps=5000, batch_size=32, eval_freq=500, optimizer="adam"),
 }
 EVAL_BATCH = {"mlp": 1000, "convnet": 250}   # test images per forward pass when evaluating
+MLP_ONLY = ["dnn_hidden_units", "neg_slope", "batch_norm", "dropout", "init"]   # flags the ConvNet ignores
 
 
 def build_parser():
@@ -39,7 +41,7 @@ def build_parser():
                                           "else a cache folder, downloading on first use)")
     train.add_argument("--download", action="store_true",
                        help="download CIFAR-10 into --data-dir (or $TINYGRAD_DL1_DATA) when it is not there")
-    train.add_argument("--out", help="output folder (default: runs/<model>-<date>-<time>)")
+    train.add_argument("--out", help="output folder, new or empty (default: a new runs/<model>-<date>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,18 +57,65 @@ def parse_config(argv=None):
     for key, value in DEFAULTS[args.model].items():
         if config[key] is None:
             config[key] = value
+    units = config["dnn_hidden_units"]
     try:
-        config["dnn_hidden_units"] = [int(u) for u in args.dnn_hidden_units.split(",") if u.strip()]
+        config["dnn_hidden_units"] = [int(u) for u in units.split(",") if u.strip()]
     except ValueError:
         raise SystemExit(f"tinygrad-dl1: --dnn-hidden-units must be integers separated by commas, "
-                         f"got {args.dnn_hidden_units!r}") from None
+                         f"got {units!r}") from None
+    if any(u <= 0 for u in config["dnn_hidden_units"]):
+        raise SystemExit(f"tinygrad-dl1: --dnn-hidden-units must be positive (a layer needs at least one unit), "
+                         f"got {units!r}")
     for key in ("learning_rate", "max_steps", "batch_size", "eval_freq"):
         if config[key] <= 0:
             raise SystemExit(f"tinygrad-dl1: --{key.replace('_', '-')} must be positive, got {config[key]}")
+    if config["seed"] < 0:
+        raise SystemExit(f"tinygrad-dl1: --seed must be 0 or more, got {config['seed']}")
     if not 0 <= config["dropout"] < 1:
         raise SystemExit(f"tinygrad-dl1: --dropout must lie in [0, 1), got {config['dropout']}")
-    config["out"] = config["out"] or time.strftime(f"runs/{args.model}-%Y%m%d-%H%M%S")
+    if config["out"] is not None and not config["out"].strip():
+        raise SystemExit("tinygrad-dl1: --out is empty; name a folder or leave the flag out")
     return config
+
+
+def recorded_settings(config):
+    """The settings that shape the run's results, as the checkpoint and summary.json record them:
+    none of the flags that only say where things are or how to show them, and none that the
+    model or optimizer ignores."""
+    ignored = ["command", "data_dir", "download", "out", "resume", "no_progress"]
+    if config["model"] != "mlp":
+        ignored += MLP_ONLY
+    if config["optimizer"] != "sgd":
+        ignored.append("momentum")
+    return {k: v for k, v in config.items() if k not in ignored}
+
+
+def check_model_fits(config, n_inputs, n_classes):
+    """Refuse, before allocating it, an MLP larger than the memory of its device."""
+    if config["model"] != "mlp":
+        return
+    sizes = [n_inputs, *config["dnn_hidden_units"], n_classes]
+    n_weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    batch = max(config["batch_size"], EVAL_BATCH["mlp"])
+    # float32: weights, gradients and Adam's two moments; activations and their gradients
+    needed = 4 * (4 * n_weights + 2 * batch * sum(sizes))
+    available = memory_bytes(config["device"])
+    if available is not None and needed > available:
+        raise ValueError(f"an MLP with --dnn-hidden-units {','.join(map(str, config['dnn_hidden_units']))} "
+                         f"needs about {needed / 1e9:,.1f} GB, more than the {available / 1e9:,.1f} GB of memory "
+                         f"of {config['device']}")
+
+
+def memory_bytes(device):
+    """The memory of ``device``: a GPU's, or this machine's RAM; None when the system does not say."""
+    from . import backend
+    device = backend.parse_device(device)
+    if device.startswith("cuda"):
+        return backend.cupy.cuda.Device(int(device[5:])).mem_info[1]
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def build_model(config, n_channels, n_inputs, n_classes):
@@ -87,28 +136,30 @@ def build_optimizer(config, params):
 
 def main(argv=None):
     config = parse_config(argv)
-    from . import data, rng, train
-    rng.manual_seed(config["seed"])     # the model's initial weights
+    from . import data, rng
+    from .run_folder import RunFolder, train_in_folder
+    from .train import TrainingState, training_batches
+    out = config["out"] or time.strftime(f"runs/{config['model']}-%Y%m%d-%H%M%S")
     try:
-        cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None)
-        model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,
-                            n_classes=len(cifar.classes))
-        model.to(config["device"])
-        optimizer = build_optimizer(config, model.parameters())
-        recorded = {k: v for k, v in config.items() if k not in ("data_dir", "download", "no_progress", "resume", "out")}
-        print(f"training {config['model']} for {config['max_steps']} steps; writing to {config['out']}",
-              file=sys.stderr)
-        summary = train.train(model, optimizer, cifar, max_steps=config["max_steps"],
-                              batch_size=config["batch_size"], eval_freq=config["eval_freq"],
-                              out_dir=config["out"], seed=config["seed"], config=recorded,
-                              resume=config["resume"], device=config["device"],
-                              eval_batch_size=EVAL_BATCH[config["model"]],
-                              show_progress=not config["no_progress"],
-                              log=lambda msg: print(msg, file=sys.stderr))
+        # the folder first: a run that cannot write learns it before loading data or training
+        with RunFolder(out, resume=config["resume"], numbered=not config["out"]) as folder:
+            print(f"training {config['model']} for {config['max_steps']} steps; writing to {folder.path}",
+                  file=sys.stderr)
+            cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None)
+            check_model_fits(config, n_inputs=cifar.train_x[0].size, n_classes=len(cifar.classes))
+            rng.manual_seed(config["seed"])     # the model's initial weights
+            model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,
+                                n_classes=len(cifar.classes))
+            model.to(config["device"])
+            optimizer = build_optimizer(config, model.parameters())
+            state = TrainingState(model, optimizer, training_batches(cifar, config["batch_size"], config["seed"]))
+            summary = train_in_folder(folder, state, cifar, recorded_settings(config),
+                                      max_steps=config["max_steps"], eval_freq=config["eval_freq"],
+                                      device=config["device"], eval_batch_size=EVAL_BATCH[config["model"]],
+                                      show_progress=not config["no_progress"])
     except KeyboardInterrupt:
         return 130
-    except (data.DatasetError, train.TrainingDiverged, FileExistsError, FileNotFoundError, ValueError,
-            RuntimeError) as e:
+    except (ValueError, RuntimeError) as e:   # among them DatasetError, RunFolderError, TrainingDiverged
         print(f"tinygrad-dl1: error: {e}", file=sys.stderr)
         return 1
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))

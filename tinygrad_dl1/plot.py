@@ -1,21 +1,24 @@
-"""The assignment's figures: loss and accuracy, train and test, against training steps."""
-import os
+"""The assignment's figures: loss and accuracy, train and test, against training steps.
+
+matplotlib is the optional ``plot`` extra (pip install "tinygrad_dl1[plot]"): without it
+runs write no curves.png.
+"""
+import importlib.util
 
 
-def plot_curves(rows, path, title=""):
-    """Draw ``rows`` (dicts with step, train_loss, train_acc, test_loss, test_acc) into ``path``.
+def have_matplotlib():
+    """True when matplotlib can be imported."""
+    return importlib.util.find_spec("matplotlib") is not None
 
-    Returns False (and draws nothing) when matplotlib is missing: it is the optional
-    ``plot`` extra (pip install "tinygrad_dl1[plot]").
-    """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+
+def plot_curves(rows, file, title=""):
+    """Draw ``rows`` (dicts with step, train_loss, train_acc, test_loss, test_acc) as a PNG into ``file``
+    (a path or a binary file)."""
+    from matplotlib.figure import Figure  # not pyplot: no window, and a notebook's own plots stay as they are
+
     steps = [r["step"] for r in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
         ax.plot(steps, [r[f"train_{key}"] for r in rows], label="train")
         ax.plot(steps, [r[f"test_{key}"] for r in rows], label="test")
@@ -26,8 +29,4 @@ def plot_curves(rows, path, title=""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    tmp = f"{path}.tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return True
+    fig.savefig(file, format="png", dpi=100)

@@ -1,38 +1,75 @@
-"""The training loop shared by every model: steps, evaluation, logs, checkpoints, resume.
+"""The training loop shared by every model: steps, evaluations, and the state a checkpoint saves.
 
-Every ``eval_freq`` steps and at the end the model is evaluated on the whole test
-set; the row (step, mean train loss/accuracy since the last evaluation, test
-loss/accuracy) goes to ``metrics.csv`` and ``curves.png``, and a checkpoint is
-written atomically. ``resume=True`` continues from the checkpoint with the same
-batches, dropout masks and optimizer state, so it ends where an uninterrupted run
-would. A first Ctrl-C lets the current step finish, saves a checkpoint and stops;
-a second one stops at once (the last checkpoint stays as it was).
+``train`` runs steps of gradient descent on batches of the training set and, every
+``eval_freq`` steps and at the end, evaluates the model on the whole test set. All that
+changes as it goes lives in one ``TrainingState``: saved and loaded again, it continues
+the run exactly where it was. Run folders (files, checkpoints, Ctrl-C, resume) are the
+business of ``run_folder.py``.
+
+    state = TrainingState(model, optimizer, training_batches(data, batch_size=200, seed=42))
+    train(state, data, max_steps=1500, eval_freq=100)
+    state.history[-1]["test_acc"]
 """
-import contextlib
-import csv
-import json
 import math
-import os
-import signal
-import threading
+import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 from . import rng
-from .checkpoint import load_checkpoint, save_checkpoint
 from .data import BatchStream
 from .grad_mode import no_grad
 from .nn import functional as F
-from .plot import plot_curves
-from .progress import Progress
 from .tensor import Tensor
 
+# the columns of a row of ``TrainingState.history`` (and of metrics.csv)
 METRICS = ("step", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed_s")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The training or test loss became NaN or infinite."""
+
+
+@dataclass
+class TrainingState:
+    """What training changes: the model, the optimizer, the batches still to come and what was measured."""
+
+    model: object
+    optimizer: object
+    batches: BatchStream
+    step: int = 0                                  # training steps done
+    history: list = field(default_factory=list)    # one row (a dict of METRICS) per evaluation
+    train_loss_sum: float = 0.0                    # since the last evaluation: the training loss summed
+    train_correct: int = 0                         # over images, how many of them were classified right
+    train_seen: int = 0                            # and how many images there were
+    elapsed_s: float = 0.0                         # time spent training, over every resumed part of the run
+
+    def state_dict(self):
+        """Everything needed to continue exactly, as plain values and NumPy arrays (a checkpoint)."""
+        return {"step": self.step, "history": self.history, "train_loss_sum": self.train_loss_sum,
+                "train_correct": self.train_correct, "train_seen": self.train_seen, "elapsed_s": self.elapsed_s,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "batches": self.batches.state_dict(), "rng": rng.get_rng_state()}
+
+    def load_state_dict(self, saved):
+        """Continue from ``saved`` (a ``state_dict()``): weights, optimizer, batch order and dropout masks."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.batches.load_state_dict(saved["batches"])
+        rng.set_rng_state(saved["rng"])
+        self.step, self.history, self.elapsed_s = saved["step"], saved["history"], saved["elapsed_s"]
+        self.train_loss_sum, self.train_correct = saved["train_loss_sum"], saved["train_correct"]
+        self.train_seen = saved["train_seen"]
+
+
+def training_batches(data, batch_size, seed):
+    """Endless batches of (data.train_x, data.train_y), in an order fixed by ``seed``."""
+    # the batch order draws from a stream of its own, independent of tinygrad_dl1.rng's
+    # (weight inits, dropout), even when both are seeded with the same number
+    return BatchStream(data.train_x, data.train_y, batch_size, seed=np.random.SeedSequence(seed).spawn(1)[0])
 
 
 def n_correct(logits, labels):
@@ -69,137 +106,55 @@ def train_step(model, optimizer, xb, yb, device="cpu"):
     return value, n_correct(logits, yb)
 
 
-class Run:
-    """Files of one training run in ``out_dir``: checkpoint, metrics.csv, curves.png, summary.json."""
+def train(state, data, *, max_steps, eval_freq, device="cpu", eval_batch_size=1000, show_progress=True,
+          after_evaluation=None, stop_requested=None):
+    """Train from ``state`` up to step ``max_steps``; evaluate every ``eval_freq`` steps and at the end.
 
-    def __init__(self, out_dir):
-        os.makedirs(out_dir, exist_ok=True)
-        self.checkpoint = os.path.join(out_dir, "checkpoint.npz")
-        self.metrics = os.path.join(out_dir, "metrics.csv")
-        self.curves = os.path.join(out_dir, "curves.png")
-        self.summary = os.path.join(out_dir, "summary.json")
-
-    def write_metrics(self, rows, title):
-        _write_atomically(self.metrics, lambda f: _write_csv(f, rows))
-        plot_curves(rows, self.curves, title)
-
-    def write_summary(self, summary):
-        _write_atomically(self.summary, lambda f: json.dump(summary, f, indent=2))
-
-
-def train(model, optimizer, data, *, max_steps, batch_size, eval_freq, out_dir, seed=42,
-          config=None, resume=False, device="cpu", eval_batch_size=1000, show_progress=True, log=print):
-    """Train ``model`` on ``data`` (train_x, train_y, test_x, test_y) and return the run's summary.
-
-    ``seed`` orders the batches; dropout masks come from ``tinygrad_dl1.rng`` (seed it first,
-    as the command line does before building the model).
+    ``data`` has train_x, train_y, test_x, test_y (the batches come from ``state.batches``). Each
+    evaluation appends a row to ``state.history`` and then calls ``after_evaluation(state)``, if given.
+    Training stops early, after a whole step, once ``stop_requested()`` returns True. A NaN or
+    infinite loss raises TrainingDiverged before the state takes it in. Returns ``state``.
     """
-    config = dict(config or {})
-    run = Run(out_dir)
-    # the batch order draws from a stream of its own, independent of tinygrad_dl1.rng's
-    # (weight inits, dropout), even when both are seeded with the same number
-    stream = BatchStream(data.train_x, data.train_y, batch_size, seed=np.random.SeedSequence(seed).spawn(1)[0])
-    state = {"step": 0, "history": [], "elapsed_s": 0.0, "running": [0.0, 0, 0]}
-    if resume:
-        state = _restore(run, config, model, optimizer, stream)
-        log(f"resumed from {run.checkpoint} at step {state['step']}")
-    elif os.path.exists(run.checkpoint):
-        raise FileExistsError(f"{out_dir} already holds a run (checkpoint.npz); pass --resume to continue "
-                              "it or choose another --out")
-    title = config.get("model", type(model).__name__)
-    started = time.perf_counter() - state["elapsed_s"]
-    step = state["step"]
-    running = state["running"]       # [train loss sum, correct, seen] since the last evaluation
+    started = time.perf_counter() - state.elapsed_s
+    with progress_bar(max_steps, state.step, show_progress) as bar:
+        while state.step < max_steps and not (stop_requested and stop_requested()):
+            xb, yb = next(state.batches)
+            loss, correct = train_step(state.model, state.optimizer, xb, yb, device)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"the training loss became {loss} at step {state.step + 1}; "
+                                       "try a lower learning rate")
+            state.step += 1
+            state.train_loss_sum += loss * len(yb)
+            state.train_correct += correct
+            state.train_seen += len(yb)
+            state.elapsed_s = time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
-    def snapshot():
-        state.update(step=step, running=running, elapsed_s=time.perf_counter() - started)
-        save_checkpoint(run.checkpoint, {
-            **state, "config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "stream": stream.state_dict(), "random": rng.get_rng_state()})
-
-    bar = Progress(max_steps, desc=title, unit="step", disable=not show_progress, initial=step)
-    with bar, _stop_requests() as stop:
-        while step < max_steps and not stop:
-            xb, yb = next(stream)
-            value, correct = train_step(model, optimizer, xb, yb, device)
-            if not math.isfinite(value):
-                where = (f"the last good checkpoint is {run.checkpoint} (step {state['step']})"
-                         if os.path.exists(run.checkpoint) else "no checkpoint was written yet")
-                raise TrainingDiverged(f"the loss became {value} at step {step + 1}; stopping ({where}). "
-                                       "Try a lower --learning-rate.")
-            step += 1
-            running = [running[0] + value * len(yb), running[1] + correct, running[2] + len(yb)]
-            bar.update(1, loss=value)
-            if step % eval_freq == 0 or step == max_steps:
-                test_loss, test_acc = evaluate(model, data.test_x, data.test_y, eval_batch_size, device)
-                row = dict(step=step, train_loss=running[0] / running[2], train_acc=running[1] / running[2],
-                           test_loss=test_loss, test_acc=test_acc, elapsed_s=round(time.perf_counter() - started, 2))
-                state["history"].append(row)
-                running = [0.0, 0, 0]
-                message = (f"step {step:>6}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | "
-                           f"test loss {test_loss:.4f} acc {test_acc:.4f}")
-                (bar.write if show_progress else log)(message)
-                run.write_metrics(state["history"], title)
-                snapshot()
-    if step < max_steps:      # stopped by Ctrl-C
-        snapshot()
-        log(f"stopped at step {step}: saved {run.checkpoint}; continue with --resume")
-        raise KeyboardInterrupt
-    summary = _summary(state["history"], time.perf_counter() - started, config)
-    run.write_summary(summary)
-    return summary
+            if state.step % eval_freq == 0 or state.step == max_steps:
+                test_loss, test_acc = evaluate(state.model, data.test_x, data.test_y, eval_batch_size, device)
+                if not math.isfinite(test_loss):
+                    raise TrainingDiverged(f"the test loss became {test_loss} at step {state.step}; "
+                                           "try a lower learning rate")
+                state.elapsed_s = time.perf_counter() - started
+                row = dict(step=state.step, train_loss=state.train_loss_sum / state.train_seen,
+                           train_acc=state.train_correct / state.train_seen, test_loss=test_loss,
+                           test_acc=test_acc, elapsed_s=round(state.elapsed_s, 2))
+                state.history.append(row)
+                state.train_loss_sum, state.train_correct, state.train_seen = 0.0, 0, 0
+                bar.write(f"step {state.step:>6}/{max_steps}: train loss {row['train_loss']:.4f} "
+                          f"acc {row['train_acc']:.4f} | test loss {test_loss:.4f} acc {test_acc:.4f} "
+                          f"| {row['elapsed_s']:.0f} s", file=sys.stderr)
+                if after_evaluation:
+                    after_evaluation(state)
+    return state
 
 
-@contextlib.contextmanager
-def _stop_requests():
-    """A list that a first Ctrl-C makes non-empty; a second Ctrl-C raises KeyboardInterrupt as usual."""
-    requests = []
-    if threading.current_thread() is not threading.main_thread():
-        yield requests
-        return
+def progress_bar(total, initial, show=True):
+    """A tqdm bar of training steps on stderr: a widget in Jupyter, a line redrawn in place on a terminal.
 
-    def on_ctrl_c(signum, frame):
-        if requests:
-            raise KeyboardInterrupt
-        requests.append(signum)
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
-    try:
-        yield requests
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _summary(history, wall_time, config):
-    best = max(history, key=lambda r: r["test_acc"])
-    return {"final_test_acc": history[-1]["test_acc"], "final_test_loss": history[-1]["test_loss"],
-            "best_test_acc": best["test_acc"], "best_step": best["step"], "steps": history[-1]["step"],
-            "wall_time_s": round(wall_time, 1), "config": config}
-
-
-def _restore(run, config, model, optimizer, stream):
-    saved = load_checkpoint(run.checkpoint)
-    changed = sorted(k for k in set(config) | set(saved["config"])
-                     if k != "max_steps" and config.get(k) != saved["config"].get(k))
-    if changed:
-        diffs = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {config.get(k)!r}" for k in changed)
-        raise ValueError(f"cannot resume {run.checkpoint} with other settings ({diffs})")
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    stream.load_state_dict(saved["stream"])
-    rng.set_rng_state(saved["random"])
-    return {"step": saved["step"], "history": saved["history"], "elapsed_s": saved["elapsed_s"],
-            "running": saved["running"]}
-
-
-def _write_csv(f, rows):
-    writer = csv.DictWriter(f, fieldnames=METRICS)
-    writer.writeheader()
-    writer.writerows(rows)
-
-
-def _write_atomically(path, write):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        write(f)
-    os.replace(tmp, path)
-
+    Anywhere else (a log file, CI) there is no bar, since each redraw would add to the log;
+    there the evaluation lines, one line each, tell how training goes.
+    """
+    on_screen = issubclass(tqdm, notebook_tqdm) or sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, unit="step", disable=not (show and on_screen), dynamic_ncols=True)
