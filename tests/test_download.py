@@ -25,7 +25,7 @@ from tinygrad_dl1.data import (
     load_cifar10,
 )
 from tinygrad_dl1.data.download import LOCK_NAME
-from tinygrad_dl1.data.lock import file_lock
+from tinygrad_dl1.lock import file_lock
 
 from cifar_files import N_PER_BATCH, isolated_env, make_cifar  # noqa: F401 (isolated_env: an autouse fixture)
 

@@ -25,7 +25,7 @@ import sys
 import threading
 
 from .checkpoint import is_temporary, load_checkpoint, save_checkpoint, write_atomically
-from .data.lock import file_lock
+from .lock import file_lock
 from .plot import have_matplotlib, plot_curves
 from .train import METRICS, TrainingDiverged, train
 

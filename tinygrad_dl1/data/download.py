@@ -20,9 +20,9 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from ..lock import file_lock
 from .errors import ChecksumError, DownloadError
 from .locate import ALL_FILES, BATCHES_DIR_NAME
-from .lock import file_lock
 from .sigterm import sigterm_raises
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
