@@ -6,21 +6,17 @@ domain and away from kinks and ties. Below: numerical stability at huge logits, 
 staying float32 through forward and backward, and a check that these very tests catch
 a wrong backward.
 """
-import importlib
-
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_dl1.tensor as tensor_module
+from tinygrad_dl1 import GradcheckError, Tensor, gradcheck, no_grad, ops
+from tinygrad_dl1.ops import activation, elementwise, loss, products, reduce
+from tinygrad_dl1.ops import shape as shape_ops  # "shape" is a parameter of many tests below
 
 import strategies as S
-import tinygrad_dl1.tensor as tensor_module
-from tinygrad_dl1 import GradcheckError, Tensor, gradcheck
-from tinygrad_dl1 import ops
-
-# the op modules (ops/__init__ rebinds some of their names, e.g. ops.matmul, to the functions)
-activation, elementwise, loss, matmul_ops, reduce, shape_ops = (
-    importlib.import_module(f"tinygrad_dl1.ops.{m}")
-    for m in ("activation", "elementwise", "loss", "matmul", "reduce", "shape"))
 
 # inputs are kept inside each op's domain: any NumPy overflow / invalid-value warning is a bug
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -478,19 +474,52 @@ def test_float32_stays_float32(name, monkeypatch):
         assert t.grad is not None and t.grad.dtype == np.float32, f"{name}: input {i} grad {t.grad}"
 
 
+# ----- what forward saves: only what a wanted gradient needs; None for an input that needs none -----
+
+# name -> (fn, input shapes, the attributes kept when only input 0 needs a gradient, those dropped)
+SAVED = {
+    "add": (lambda a, b: a + b, [(2, 3), (3,)], [], []),
+    "sub": (lambda a, b: a - b, [(2, 3), (3,)], [], []),
+    "mul": (lambda a, b: a * b, [(2, 3), (3,)], ["b"], ["a"]),
+    "div": (lambda a, b: a / b, [(2, 3), (3,)], ["b"], ["y"]),
+    "matmul": (lambda a, b: a @ b, [(2, 3), (3, 4)], ["b"], ["a"]),
+    "linear": (ops.linear, [(2, 3), (4, 3), (4,)], ["weight"], ["x"]),
+    "cross_entropy prob": (ops.cross_entropy, [(2, 3), (2, 3)], ["logp", "target"], []),
+    "batch_norm": (ops.batch_norm, [(4, 3), (3,), (3,)], ["x_hat", "scale"], []),
+}
+
+
+@pytest.mark.parametrize("name", SAVED)
+def test_forward_saves_only_what_a_wanted_gradient_needs(name):
+    fn, shapes, kept, dropped = SAVED[name]
+    rng = np.random.default_rng(0)
+    arrays = [rng.uniform(0.5, 2, shape) for shape in shapes]
+    for wanted in range(len(arrays)):                   # one input at a time needs a gradient
+        inputs = [Tensor(a, requires_grad=i == wanted) for i, a in enumerate(arrays)]
+        y = fn(*inputs)
+        grads = y.grad_fn.backward(np.ones(y.shape))
+        assert [g is not None for g in grads] == [i == wanted for i in range(len(arrays))], grads
+        if wanted == 0:
+            assert all(getattr(y.grad_fn, a) is not None for a in kept)
+            assert all(getattr(y.grad_fn, a) is None for a in dropped)
+    with no_grad():
+        y = fn(*[Tensor(a, requires_grad=True) for a in arrays])
+    assert y.grad_fn is None
+
+
 # ----- these tests can fail: a wrong backward is caught -----
 
 def _swap_mul(self, gy):
     ga, gb = gy * self.a, gy * self.b        # the two gradients swapped
-    return elementwise.sum_to(ga, self.shapes[0]), elementwise.sum_to(gb, self.shapes[1])
+    return elementwise.sum_to(ga, self.a_shape), elementwise.sum_to(gb, self.b_shape)
 
 
 def _sub_no_negation(self, gy):
-    return elementwise.sum_to(gy, self.shapes[0]), elementwise.sum_to(gy, self.shapes[1])
+    return elementwise.sum_to(gy, self.a_shape), elementwise.sum_to(gy, self.b_shape)
 
 
 def _max_every_entry(self, gy):
-    return reduce.expand_back(gy, self.x.shape, self.axes, self.keepdims).copy()
+    return reduce.expand_back(gy, self.shape, self.axes, self.keepdims).copy()
 
 
 def _softmax_diagonal_only(self, gy):
@@ -503,7 +532,7 @@ def _getitem_no_accumulate(self, gy):
     return gx
 
 
-_LINEAR_BACKWARD = matmul_ops.Linear.backward
+_LINEAR_BACKWARD = products.Linear.backward
 _CE_PROB_BACKWARD = loss.CrossEntropyProb.backward
 
 
@@ -528,7 +557,7 @@ MUTANTS = {
                 lambda a: a.softmax(), [np.array([[1.0, 2.0, 0.5]])]),
     "GetItem": (shape_ops.GetItem, _getitem_no_accumulate,
                 lambda a: a[np.array([0, 1, 1])], [np.array([1.0, 2.0, 3.0])]),
-    "Linear": (matmul_ops.Linear, _linear_bias_doubled,
+    "Linear": (products.Linear, _linear_bias_doubled,
                ops.linear, [np.ones((2, 3)), np.ones((2, 3)), np.ones(2)]),
     "CrossEntropyProb": (loss.CrossEntropyProb, _ce_prob_target_halved,
                          ops.cross_entropy, [np.array([[1.0, 2.0, 0.0]]), np.array([[0.2, 0.3, 0.5]])]),

@@ -8,11 +8,12 @@ The upstream gradient is random, so every entry of the Jacobian-vector product c
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_dl1 import Tensor, ops
 
 import strategies as S
-from tinygrad_dl1 import Tensor
-from tinygrad_dl1 import ops
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -1,7 +1,8 @@
 """max_pool2d: gradchecks on inputs without ties, parity with PyTorch (ties included), errors."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_dl1 import Tensor, gradcheck, no_grad
 from tinygrad_dl1.ops import conv2d, max_pool2d
@@ -24,6 +25,10 @@ def distinct(shape, seed):
     """Values 0.1 apart in random order: no ties, and a gradcheck step cannot change which is the max."""
     size = int(np.prod(shape))
     return np.random.default_rng(seed).permutation(size).reshape(shape) * 0.1 - size * 0.05
+
+
+def as_pair(v):
+    return (v, v) if isinstance(v, int) else v
 
 
 def out_shape(shape, kernel, stride, padding):
@@ -85,6 +90,31 @@ def test_a_tie_goes_to_the_first_element_only():
     np.testing.assert_array_equal(x.grad, theirs)
 
 
+def test_a_nan_wins_the_max_and_its_gradient():
+    """A window holding a NaN has max NaN, and its gradient goes to the NaN (to the last one of
+    several), as in PyTorch; it went to the largest number before."""
+    x = Tensor(np.array([[[[1.0, np.nan, 3.0, np.nan], [0.0, 5.0, 2.0, 1.0]]]]), requires_grad=True)
+    y = max_pool2d(x, 2, stride=1)
+    assert np.isnan(y.numpy()).all()
+    y.backward(np.array([[[[1.0, 10.0, 100.0]]]]))
+    np.testing.assert_array_equal(x.grad[0, 0], [[0, 11, 0, 100], [0, 0, 0, 0]])
+    x = Tensor(np.array([[[[np.nan, 1.0], [np.nan, 5.0]]]]), requires_grad=True)
+    max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad[0, 0], [[0, 0], [1, 0]])
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 2, 1), (2, 1, 0), (3, 1, 1), ((2, 3), (1, 2), (1, 0))])
+def test_nans_match_pytorch(kernel, stride, padding):
+    x = distinct((2, 3, 7, 6), 4)
+    x.reshape(-1)[np.random.default_rng(5).choice(x.size, 30, replace=False)] = np.nan   # some windows hold several
+    x[0, 0, 0, 0] = x[1, 2, -1, -1] = np.nan                                                 # corners: first offset
+    gy = np.random.default_rng(6).standard_normal(out_shape(x.shape, as_pair(kernel), as_pair(stride),
+                                                            as_pair(padding)))
+    for name, a, t in zip(("y", "dx"), ours_pool(x, kernel, stride, padding, gy),
+                          torch_pool(x, kernel, stride, padding, gy)):
+        np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12, err_msg=name)   # NaN where PyTorch has NaN
+
+
 def test_padding_never_wins():
     x = Tensor(-np.arange(16.0).reshape(1, 1, 4, 4) - 1, requires_grad=True)   # all negative; the pad is -inf
     y = max_pool2d(x, 3, stride=2, padding=1)
@@ -120,10 +150,11 @@ def test_gradcheck_through_conv_pool_conv():
 
 def test_without_grad_the_output_is_the_same():
     x = distinct((2, 3, 9, 8), 9)
+    x[0, 1, 2, 3] = np.nan
     with_grad = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
     with no_grad():
         without = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
-    assert with_grad.grad_fn.arg is not None and without.grad_fn is None
+    assert with_grad.grad_fn.winner is not None and without.grad_fn is None
     np.testing.assert_array_equal(with_grad.numpy(), without.numpy())
 
 
@@ -153,3 +184,10 @@ def test_a_large_kernel_keeps_its_argmax_exactly():
 def test_clear_errors(shape, args, match):
     with pytest.raises(ValueError, match=match):
         max_pool2d(Tensor(np.zeros(shape)), *args)
+
+
+def test_an_array_or_integers_instead_of_a_float_tensor_are_type_errors():
+    with pytest.raises(TypeError, match="max_pool2d: input must be a Tensor, got ndarray"):
+        max_pool2d(np.zeros((1, 1, 4, 4)), 2)
+    with pytest.raises(TypeError, match="max_pool2d: input must be floating point.*int64"):
+        max_pool2d(Tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)

@@ -3,13 +3,24 @@
 Every op asks this module for the array module (``xp``) of its inputs, so the
 ops themselves never name NumPy or CuPy.
 """
+import contextlib
+
 import numpy as np
 
 try:  # CuPy is optional: only a GPU machine has it.
     import cupy
     import cupyx
 except ImportError:  # pragma: no cover - depends on the machine
-    cupy = None
+    cupy = cupyx = None
+
+
+def use_gpu_library(cupy_module, cupyx_module):
+    """Test-only hook: run the CuPy code path on a stand-in (tests/fake_cupy.py), or on
+    ``None, None`` for no GPU library. Returns the pair it replaces, to put back afterwards."""
+    global cupy, cupyx
+    previous = cupy, cupyx
+    cupy, cupyx = cupy_module, cupyx_module
+    return previous
 
 
 def array_module(*arrays):
@@ -36,6 +47,14 @@ def device_of(array):
     if cupy is not None and isinstance(array, cupy.ndarray):
         return f"cuda:{array.device.id}"
     return "cpu"
+
+
+def device_scope(array):
+    """A context in which ``array``'s GPU is CuPy's current device, so that kernels and new arrays
+    go there (CuPy uses the current device, not the arrays'); nothing to do for a NumPy array."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy.cuda.Device(array.device.id)
+    return contextlib.nullcontext()
 
 
 def parse_device(device):

@@ -44,7 +44,7 @@ def build_parser():
     train.add_argument("--out", help="output folder, new or empty (default: a new runs/<model>-<date>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--device", default="cpu", help="cpu or cuda")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars (training and download)")
     return parser
 
 
@@ -145,7 +145,8 @@ def main(argv=None):
         with RunFolder(out, resume=config["resume"], numbered=not config["out"]) as folder:
             print(f"training {config['model']} for {config['max_steps']} steps; writing to {folder.path}",
                   file=sys.stderr)
-            cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None)
+            cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None,
+                                      progress=not config["no_progress"])
             check_model_fits(config, n_inputs=cifar.train_x[0].size, n_classes=len(cifar.classes))
             rng.manual_seed(config["seed"])     # the model's initial weights
             model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,

@@ -24,10 +24,14 @@ class Function:
     released = False     # True once backward has run and freed what forward saved
 
     def __call__(self, *inputs):
+        if len(inputs) > 1 and len({x.device for x in inputs}) > 1:
+            devices = ", ".join(f"input {i} on {x.device}" for i, x in enumerate(inputs))
+            raise RuntimeError(f"{self.name}: inputs on different devices ({devices}); move them with .to(device)")
         record = is_grad_enabled() and any(x.requires_grad for x in inputs)
         # forward reads needs_input_grad to save only what backward will need
         self.needs_input_grad = tuple(record and x.requires_grad for x in inputs)
-        y = backend.ensure_array(self.forward(*[x.data for x in inputs]))
+        with backend.device_scope(inputs[0].data):
+            y = backend.ensure_array(self.forward(*[x.data for x in inputs]))
         if not record:
             return Tensor(y)
         self.inputs = inputs

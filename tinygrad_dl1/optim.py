@@ -38,7 +38,12 @@ class Optimizer:
 
     def step(self):
         for i, p in enumerate(self.params):
-            if p.grad is not None:
+            if p.grad is None:
+                continue
+            if backend.device_of(p.grad) != p.device:
+                raise RuntimeError(f"{type(self).__name__}: parameter {i} is on {p.device} but its gradient "
+                                   f"on {backend.device_of(p.grad)}")
+            with backend.device_scope(p.data):
                 self.update(p.data, p.grad, self.state.setdefault(i, {}))
                 p._version += 1             # changed in place: a graph that saved it can't backward
 

@@ -133,7 +133,9 @@ class Tensor:
                     "time if you need to backward twice")
             node.check_saved_inputs()                 # no input it saved was changed in place since
             # the chain rule, one node at a time: output gradient in, input gradients out
-            input_grads = node.backward(pending.pop(node))
+            gy = pending.pop(node)
+            with backend.device_scope(gy):
+                input_grads = node.backward(gy)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for i, (x, g) in enumerate(zip(node.inputs, input_grads)):

@@ -1,9 +1,9 @@
 """Conv2d and MaxPool2d layers over (N, C, H, W) inputs."""
 import numpy as np
 
+from ..checks import as_pair, check_positive_int
 from . import functional as F
 from . import init
-from ..ops.im2col import as_pair
 from .module import Module, Parameter
 
 
@@ -12,7 +12,8 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = check_positive_int(in_channels, "in_channels", "Conv2d")
+        self.out_channels = check_positive_int(out_channels, "out_channels", "Conv2d")
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride, self.padding = stride, padding
         self.weight = Parameter(np.zeros((out_channels, in_channels, *self.kernel_size)))

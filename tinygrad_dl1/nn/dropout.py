@@ -1,6 +1,6 @@
 """Dropout: inverted dropout while training, the identity in eval mode."""
+from ..checks import check_probability
 from . import functional as F
-from ..ops.dropout import check_probability
 from .module import Module
 
 

@@ -1,6 +1,18 @@
 """tinygrad_dl1.nn.functional (F): the ops under the names of PyTorch's functional API."""
-from ..ops import (batch_norm, batch_norm_composed, conv2d, cross_entropy, dropout, leaky_relu, linear,
-                   log_softmax, max_pool2d, relu, softmax)
+from ..ops import (
+    batch_norm,
+    batch_norm_composed,
+    conv2d,
+    conv2d_composed,
+    cross_entropy,
+    dropout,
+    leaky_relu,
+    linear,
+    log_softmax,
+    max_pool2d,
+    relu,
+    softmax,
+)
 
 __all__ = ["linear", "relu", "leaky_relu", "softmax", "log_softmax", "cross_entropy", "batch_norm",
-           "batch_norm_composed", "dropout", "conv2d", "max_pool2d"]
+           "batch_norm_composed", "dropout", "conv2d", "conv2d_composed", "max_pool2d"]

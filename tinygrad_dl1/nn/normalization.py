@@ -2,6 +2,7 @@
 statistics kept as buffers (running_mean, running_var, num_batches_tracked), as in PyTorch."""
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -30,7 +31,8 @@ class _BatchNorm(Module):
                              f"got {x.shape}")
         momentum = self.momentum
         if self.training:
-            self.num_batches_tracked.data += 1
+            with backend.device_scope(self.num_batches_tracked.data):
+                self.num_batches_tracked.data += 1
             if momentum is None:
                 momentum = 1 / int(self.num_batches_tracked.item())
             for buffer in self.buffers():

@@ -1,12 +1,25 @@
-"""The ops: each a Function subclass with a hand-written backward, and a lowercase wrapper."""
+"""The ops: each a Function subclass with a hand-written backward, and a lowercase wrapper.
+
+One file per family; each reads: a docstring with the math, the Function classes
+(forward, backward, the formula beside each), then short wrappers that check their
+arguments (with ``tinygrad_dl1.checks``) and call the Function. What forward saves
+follows one rule: an array is kept only when a gradient that needs it is wanted
+(``needs_input_grad``), with a comment naming that gradient; backward returns None for
+an input that needs no gradient.
+"""
 from .activation import leaky_relu, log_softmax, relu, softmax
+from .conv import conv2d, conv2d_composed
 from .device import to_device
 from .elementwise import add, compare, div, exp, log, mul, neg, pow, rpow, sub, sum_to
 from .loss import cross_entropy
-from .matmul import linear, matmul
-from .reduce import max, mean, sum
-from .shape import flatten, getitem, reshape, transpose
-from .conv import conv2d
-from .pool import max_pool2d
 from .normalization import batch_norm, batch_norm_composed
-from .dropout import dropout
+from .pool import max_pool2d
+from .products import linear, matmul
+from .reduce import max, mean, sum
+from .regularization import dropout
+from .shape import flatten, getitem, reshape, transpose
+
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to",
+           "sum", "mean", "max", "reshape", "transpose", "flatten", "getitem", "matmul", "linear",
+           "relu", "leaky_relu", "softmax", "log_softmax", "cross_entropy", "batch_norm", "batch_norm_composed",
+           "conv2d", "conv2d_composed", "max_pool2d", "dropout", "to_device"]

@@ -1,5 +1,15 @@
-"""Activations: relu, leaky_relu, softmax, log_softmax (both stable for huge logits)."""
-from .. import backend
+"""Activations: relu, leaky_relu, softmax, log_softmax (both stable for huge logits).
+
+    relu(x)          = max(x, 0)                 d/dx = 1 if x > 0 else 0
+    leaky_relu(x)    = x if x > 0 else s * x     d/dx = 1 if x > 0 else s
+    softmax(x)_i     = e^(x_i) / sum_j e^(x_j)   dy_i/dx_k = y_i (delta_ik - y_k)
+    log_softmax(x)_i = x_i - log sum_j e^(x_j)   dy_i/dx_k = delta_ik - softmax(x)_k
+
+Softmax's Jacobian is never built: dL/dx_k = sum_i gy_i y_i (delta_ik - y_k)
+= y_k (gy_k - sum_i gy_i y_i), one product and one sum. Both are computed with the
+largest entry subtracted first (softmax(x) = softmax(x - m)), so exp never overflows.
+"""
+from .. import backend, checks
 from ..function import Function
 
 
@@ -12,11 +22,11 @@ def stable_log_softmax(x, axis):
 
 class ReLU(Function):
     def forward(self, x):               # y = max(x, 0)
-        self.mask = x > 0
+        self.positive = x > 0 if self.needs_input_grad[0] else None   # dL/dx = gy where x > 0 needs where
         return backend.array_module(x).maximum(x, 0)   # not x * mask: -inf * 0 is nan, -2 * 0 is -0.0
 
-    def backward(self, gy):             # dy/dx = 1 if x > 0 else 0
-        return gy * self.mask
+    def backward(self, gy):             # dL/dx = gy if x > 0 else 0
+        return gy * self.positive
 
 
 class LeakyReLU(Function):
@@ -24,24 +34,24 @@ class LeakyReLU(Function):
         self.slope = negative_slope
 
     def forward(self, x):               # y = x if x > 0 else slope * x
-        xp = backend.array_module(x)
-        self.mask = x > 0
-        return xp.where(self.mask, x, x * self.slope)
+        positive = x > 0
+        self.positive = positive if self.needs_input_grad[0] else None   # dL/dx needs where x > 0
+        return backend.array_module(x).where(positive, x, x * self.slope)
 
-    def backward(self, gy):             # dy/dx = 1 if x > 0 else slope
-        xp = backend.array_module(gy)
-        return xp.where(self.mask, gy, gy * self.slope)
+    def backward(self, gy):             # dL/dx = gy if x > 0 else slope * gy
+        return backend.array_module(gy).where(self.positive, gy, gy * self.slope)
 
 
 class Softmax(Function):
     def __init__(self, axis):
         self.axis = axis
 
-    def forward(self, x):               # y_i = exp(x_i) / sum_j exp(x_j)
-        self.y = backend.array_module(x).exp(stable_log_softmax(x, self.axis))
-        return self.y
+    def forward(self, x):               # y_i = e^(x_i) / sum_j e^(x_j)
+        y = backend.array_module(x).exp(stable_log_softmax(x, self.axis))
+        self.y = y if self.needs_input_grad[0] else None   # dL/dx = y * (gy - sum(gy * y)) needs y
+        return y
 
-    def backward(self, gy):             # dx_i = y_i * (gy_i - sum_j gy_j y_j)
+    def backward(self, gy):             # dL/dx_i = y_i * (gy_i - sum_j gy_j y_j)
         return self.y * (gy - (gy * self.y).sum(axis=self.axis, keepdims=True))
 
 
@@ -49,33 +59,29 @@ class LogSoftmax(Function):
     def __init__(self, axis):
         self.axis = axis
 
-    def forward(self, x):               # y_i = x_i - log sum_j exp(x_j)
-        self.y = stable_log_softmax(x, self.axis)
-        return self.y
+    def forward(self, x):               # y_i = x_i - log sum_j e^(x_j)
+        y = stable_log_softmax(x, self.axis)
+        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy - e^y * sum(gy) needs y
+        return y
 
-    def backward(self, gy):             # dx_i = gy_i - softmax_i * sum_j gy_j
-        xp = backend.array_module(gy)
-        return gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
-
-
-def _check_axis(x, axis, op):
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
+    def backward(self, gy):             # dL/dx_i = gy_i - softmax_i * sum_j gy_j, softmax = e^y
+        return gy - backend.array_module(gy).exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
 
 
 def relu(x):
-    return ReLU()(x)
+    return ReLU()(checks.check_tensor(x, "relu"))
 
 
 def leaky_relu(x, negative_slope=0.01):
+    checks.check_tensor(x, "leaky_relu")
     return LeakyReLU(float(negative_slope))(x)   # a NumPy float64 slope would upcast float32
 
 
 def softmax(x, axis=-1):
-    _check_axis(x, axis, "softmax")
-    return Softmax(axis)(x)
+    checks.check_tensor(x, "softmax")
+    return Softmax(checks.check_axis(axis, x.ndim, "softmax"))(x)
 
 
 def log_softmax(x, axis=-1):
-    _check_axis(x, axis, "log_softmax")
-    return LogSoftmax(axis)(x)
+    checks.check_tensor(x, "log_softmax")
+    return LogSoftmax(checks.check_axis(axis, x.ndim, "log_softmax"))(x)

@@ -1,69 +1,101 @@
-"""2-D convolution (cross-correlation, as in PyTorch) as one matrix product over im2col.
+"""2-D convolution (cross-correlation, as in PyTorch), two ways: ``conv2d``, one op whose backward
+is derived by hand, and ``conv2d_composed``, an im2col op followed by a matrix product that the
+engine differentiates (the teaching version). Both give the same values and gradients.
 
-The input is padded into channels-last memory and its windows copied into the rows of
-cols (N*OH*OW, kh*kw*C); with Wm the weight as an (O, kh*kw*C) matrix, the output is one
-GEMM, cols @ Wm^T, handed back as an (N, O, OH, OW) view of that channels-last product
-(no transposing copy); the next conv or pool reads it as it is.
+Indices: n a sample, c_in / c_out an input / output channel, (r, s) an output pixel's row
+and column, (i, j) a kernel offset, (sh, sw) the stride, x_pad the zero-padded input:
+
+    y[n, c_out, r, s] = bias[c_out] + sum_{c_in, i, j} weight[c_out, c_in, i, j] * x_pad[n, c_in, sh*r + i, sw*s + j]
+
+im2col (see im2col.py) copies the window of each output pixel into a row,
+cols[(n, r, s), (i, j, c_in)] = x_pad[n, c_in, sh*r + i, sw*s + j]. With the weight as a
+matrix Wm[c_out, (i, j, c_in)], the whole sum is one matrix product, one row per output pixel:
+
+    Y = cols @ Wm^T + bias                                   shape (N*OH*OW, C_out)
+
+and the gradients are those of a matrix product (see products.py):
+
+    dL/dWm = dY^T @ cols      dL/dbias = sum of dY over the rows      dL/dcols = dY @ Wm
+
+dL/dx is dL/dcols sent back through the copy: col2im adds each row onto the window it
+came from, so where windows overlap their gradients add up.
+
+The output is an (N, C_out, OH, OW) view of the channels-last product Y (no transposing
+copy), which the next conv or pool reads as it is.
 """
-from .. import backend
+from .. import backend, checks
 from ..function import Function
-from .im2col import as_pair, col2im, im2col, out_size, pad_channels_last
+from .im2col import col2im, im2col, output_size
 
 
 class Conv2d(Function):
-    def __init__(self, stride, padding):
+    def __init__(self, stride, padding, has_bias):
         self.stride, self.padding = stride, padding
+        self.has_bias = has_bias        # inputs are (x, weight, bias) or (x, weight)
 
-    def forward(self, x, w, b=None):    # y[n,o,a,b] = sum_{c,i,j} w[o,c,i,j] x_pad[n,c,sh*a+i,sw*b+j] + b[o]
-        (n, _, h, wd), (o, c, kh, kw) = x.shape, w.shape
-        (sh, sw), (ph, pw) = self.stride, self.padding
+    def forward(self, x, weight, bias=None):    # Y = cols @ Wm^T + bias, as (N, C_out, OH, OW)
+        need_x, need_weight = self.needs_input_grad[:2]
+        c_out, c_in, kh, kw = weight.shape
         self.x_shape, self.kernel = x.shape, (kh, kw)
-        self.out_hw = out_size(h, kh, sh, ph), out_size(wd, kw, sw, pw)
-        cols = im2col(pad_channels_last(x, self.padding, 0), self.kernel, self.stride, self.out_hw)
-        wm = w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c)      # columns in (i, j, c) order, as in cols
-        self.cols = cols if self.needs_input_grad[1] else None     # for dW
-        self.wm = wm if self.needs_input_grad[0] else None         # for dX
-        y = cols @ wm.T
-        if b is not None:
-            y += b
-        return y.reshape(n, *self.out_hw, o).transpose(0, 3, 1, 2)
+        cols = im2col(x, self.kernel, self.stride, self.padding)                 # (N*OH*OW, kh*kw*C_in)
+        weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
+        self.cols = cols if need_weight else None                  # dL/dWm = dY^T @ cols needs cols
+        self.weight_matrix = weight_matrix if need_x else None     # dL/dcols = dY @ Wm needs Wm
+        y = cols @ weight_matrix.T
+        if self.has_bias:
+            y += bias
+        out_height, out_width = output_size(x.shape, self.kernel, self.stride, self.padding)
+        return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)
 
-    def backward(self, gy):             # dWm = dY^T cols, db = 1^T dY, dX = col2im(dY Wm), dY as (N*OH*OW, O)
-        (n, c, h, wd), (kh, kw), (ph, pw) = self.x_shape, self.kernel, self.padding
-        o, need = gy.shape[1], self.needs_input_grad
-        xp = backend.array_module(gy)
-        gy = gy.transpose(0, 2, 3, 1).reshape(-1, o)             # a free view when gy is channels-last
-        gx = gw = gb = None
-        if need[0]:
-            padded = (n, h + 2 * ph, wd + 2 * pw, c)
-            gx = col2im(gy @ self.wm, padded, self.kernel, self.stride, self.out_hw)
-            gx = gx[:, ph:ph + h, pw:pw + wd].transpose(0, 3, 1, 2)
-        if need[1]:
-            gw = (gy.T @ self.cols).reshape(o, kh, kw, c).transpose(0, 3, 1, 2).copy()
-        if len(need) == 3 and need[2]:
-            gb = xp.ones(len(gy), gy.dtype) @ gy                 # the sum over rows as one BLAS call
-        return (gx, gw) if len(need) == 2 else (gx, gw, gb)
+    def backward(self, gy):             # dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY
+        need_x, need_weight = self.needs_input_grad[:2]
+        c_out, c_in, (kh, kw) = gy.shape[1], self.x_shape[1], self.kernel
+        gy = gy.transpose(0, 2, 3, 1).reshape(-1, c_out)          # dY (N*OH*OW, C_out): free when gy is channels-last
+        gx = gw = None
+        if need_x:
+            gx = col2im(gy @ self.weight_matrix, self.x_shape, self.kernel, self.stride, self.padding)
+        if need_weight:
+            gw = (gy.T @ self.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2).copy()
+        if not self.has_bias:
+            return gx, gw
+        gb = None
+        if self.needs_input_grad[2]:
+            gb = backend.array_module(gy).ones(len(gy), gy.dtype) @ gy     # the sum over rows as one BLAS call
+        return gx, gw, gb
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
-    """Cross-correlate x (N, C, H, W) with w (O, C, kh, kw), plus b (O,), zero-padded: (N, O, OH, OW)."""
-    if x.ndim != 4:
-        raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    if w.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), "
-                         f"got shape {w.shape}")
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"conv2d: input of shape {x.shape} has {x.shape[1]} channels but weight of shape "
-                         f"{w.shape} expects {w.shape[1]}")
-    if b is not None and tuple(b.shape) != (w.shape[0],):
-        raise ValueError(f"conv2d: bias of shape {b.shape} does not fit weight of shape {w.shape} "
-                         f"(expected ({w.shape[0]},))")
-    stride = as_pair(stride, "stride", "conv2d", 1)
-    padding = as_pair(padding, "padding", "conv2d", 0)
-    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
-    if 0 in w.shape[2:] or w.shape[2] > padded[0] or w.shape[3] > padded[1]:
-        raise ValueError(f"conv2d: kernel {tuple(w.shape[2:])} of weight {w.shape} does not fit the padded "
-                         f"input {padded} (input {x.shape}, padding {padding})")
-    if backend.array_module(x.data) is not backend.array_module(w.data):
-        raise ValueError(f"conv2d: input on {x.device} but weight on {w.device}")
-    return Conv2d(stride, padding)(x, w) if b is None else Conv2d(stride, padding)(x, w, b)
+class Im2Col(Function):
+    """cols = im2col(x_pad): the windows of x as rows; the first op of ``conv2d_composed``."""
+
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def forward(self, x):               # cols[(n, r, s), (i, j, c)] = x_pad[n, c, sh*r + i, sw*s + j]
+        self.x_shape = x.shape
+        return im2col(x, self.kernel, self.stride, self.padding)
+
+    def backward(self, gcols):          # dL/dx = col2im(dL/dcols): each row added back onto its window
+        return col2im(gcols, self.x_shape, self.kernel, self.stride, self.padding)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """Cross-correlate x (N, C_in, H, W) with weight (C_out, C_in, kh, kw), plus bias (C_out,),
+    zero-padded: (N, C_out, OH, OW). One op with a hand-derived backward."""
+    stride, padding = checks.check_conv2d(x, weight, bias, stride, padding)
+    if bias is None:
+        return Conv2d(stride, padding, has_bias=False)(x, weight)
+    return Conv2d(stride, padding, has_bias=True)(x, weight, bias)
+
+
+def conv2d_composed(x, weight, bias=None, stride=1, padding=0):
+    """``conv2d`` as an Im2Col op, then reshapes, a transpose, a matmul and an add that the engine
+    differentiates: the teaching version, with the same values and gradients, more memory and time."""
+    stride, padding = checks.check_conv2d(x, weight, bias, stride, padding, "conv2d_composed")
+    c_out, c_in, kh, kw = weight.shape
+    out_height, out_width = output_size(x.shape, (kh, kw), stride, padding)
+    cols = Im2Col((kh, kw), stride, padding)(x)                                   # (N*OH*OW, kh*kw*C_in)
+    weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
+    y = cols @ weight_matrix.T                                                    # (N*OH*OW, C_out)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)

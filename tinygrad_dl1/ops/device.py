@@ -1,5 +1,5 @@
-"""Moving a tensor between devices, with the gradient moved back."""
-from .. import backend
+"""Moving a tensor between devices: y = x, copied; the gradient is copied back where x lives."""
+from .. import backend, checks
 from ..function import Function
 
 
@@ -11,9 +11,10 @@ class ToDevice(Function):
         self.source = backend.device_of(x)
         return backend.to_device(x, self.device)
 
-    def backward(self, gy):             # the gradient goes back where x lives
+    def backward(self, gy):             # dL/dx = dL/dy, copied back to x's device
         return backend.to_device(gy, self.source)
 
 
 def to_device(x, device):
+    checks.check_tensor(x, "to_device")
     return ToDevice(backend.parse_device(device))(x)

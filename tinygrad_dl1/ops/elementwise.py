@@ -1,13 +1,25 @@
 """Elementwise arithmetic: + - * / neg, powers, exp, log; comparisons (no grad).
 
-Binary ops broadcast as NumPy does; each gradient is summed back to its input's
-exact shape with ``sum_to``.
-"""
-import numbers
+For y = f(a, b) applied entry by entry, the chain rule is one product per entry:
+dL/da = dL/dy * dy/da. So each backward multiplies the incoming gradient gy by the
+local derivative written beside it:
 
+    y = a + b    dy/da = 1        dy/db = 1
+    y = a - b    dy/da = 1        dy/db = -1
+    y = a * b    dy/da = b        dy/db = a
+    y = a / b    dy/da = 1 / b    dy/db = -a / b^2 = -y / b
+    y = x^p      dy/dx = p x^(p-1)
+    y = c^x      dy/dx = c^x ln(c) = y ln(c)
+    y = e^x      dy/dx = e^x = y
+    y = ln(x)    dy/dx = 1 / x
+
+Binary ops broadcast as NumPy does: an input of shape (3,) added to one of shape
+(2, 3) is used by both rows, so its gradient is the sum of both rows' gradients
+(``sum_to``). Forward saves an array only when a gradient that needs it is wanted.
+"""
 import numpy as np
 
-from .. import backend
+from .. import backend, checks
 from ..function import Function
 from ..tensor import Tensor
 
@@ -22,89 +34,62 @@ def sum_to(g, shape):
     return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def lift(x, like, op):
-    """``x`` as a Tensor beside the Tensor ``like``: Python scalars take ``like``'s float dtype."""
-    if isinstance(x, Tensor):
-        if x.device != like.device:
-            raise RuntimeError(f"{op}: tensors on different devices ({like.device} and {x.device}); "
-                               "move one with .to(device)")
-        return x
-    if isinstance(x, (numbers.Number, np.bool_)) and not isinstance(x, complex):
-        xp = backend.array_module(like.data)
-        floating = like.dtype.kind == "f" or isinstance(x, (float, np.floating))
-        dtype = like.dtype if like.dtype.kind == "f" else (None if floating else like.dtype)
-        return Tensor(xp.asarray(x, dtype=dtype))
-    if backend.is_array(x):
-        if backend.device_of(x) != like.device:
-            raise RuntimeError(f"{op}: an array on {backend.device_of(x)} and a tensor on {like.device}")
-        return Tensor(x)
-    raise TypeError(f"unsupported operand types for {op}: Tensor and {type(x).__name__}")
-
-
-def binary(fn, a, b, op):
-    """Apply the binary Function ``fn`` to ``a`` and ``b`` (Tensors or scalars), checking shapes."""
-    like = a if isinstance(a, Tensor) else b
-    a, b = lift(a, like, op), lift(b, like, op)
-    try:
-        return fn(a, b)
-    except ValueError:
-        try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
-        raise
-
-
 class Add(Function):
     def forward(self, a, b):            # y = a + b
-        self.shapes = a.shape, b.shape
+        self.a_shape, self.b_shape = a.shape, b.shape
         return a + b
 
-    def backward(self, gy):             # dy/da = dy/db = 1
-        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+    def backward(self, gy):             # dL/da = gy, dL/db = gy (each summed to its input's shape)
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy, self.a_shape) if need_a else None,
+                sum_to(gy, self.b_shape) if need_b else None)
 
 
 class Sub(Function):
     def forward(self, a, b):            # y = a - b
-        self.shapes = a.shape, b.shape
+        self.a_shape, self.b_shape = a.shape, b.shape
         return a - b
 
-    def backward(self, gy):             # dy/da = 1, dy/db = -1
-        ga = sum_to(gy, self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = -sum_to(gy, self.shapes[1]) if self.needs_input_grad[1] else None
-        return ga, gb
+    def backward(self, gy):             # dL/da = gy, dL/db = -gy
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy, self.a_shape) if need_a else None,
+                -sum_to(gy, self.b_shape) if need_b else None)
 
 
 class Mul(Function):
     def forward(self, a, b):            # y = a * b
-        self.a, self.b = (a if self.needs_input_grad[1] else None), (b if self.needs_input_grad[0] else None)
-        self.shapes = a.shape, b.shape
+        need_a, need_b = self.needs_input_grad
+        self.a_shape, self.b_shape = a.shape, b.shape
+        self.b = b if need_a else None  # dL/da = gy * b needs b
+        self.a = a if need_b else None  # dL/db = gy * a needs a
         return a * b
 
-    def backward(self, gy):             # dy/da = b, dy/db = a
-        ga = sum_to(gy * self.b, self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = sum_to(gy * self.a, self.shapes[1]) if self.needs_input_grad[1] else None
-        return ga, gb
+    def backward(self, gy):             # dL/da = gy * b, dL/db = gy * a
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy * self.b, self.a_shape) if need_a else None,
+                sum_to(gy * self.a, self.b_shape) if need_b else None)
 
 
 class Div(Function):
     def forward(self, a, b):            # y = a / b
-        self.b = b
-        self.y = a / b
-        self.shapes = a.shape, b.shape
-        return self.y
+        need_a, need_b = self.needs_input_grad
+        self.a_shape, self.b_shape = a.shape, b.shape
+        y = a / b
+        self.b = b if need_a or need_b else None   # dL/da = gy / b and dL/db = -gy * y / b need b
+        self.y = y if need_b else None             # dL/db = -gy * y / b needs y
+        return y
 
-    def backward(self, gy):             # dy/da = 1 / b, dy/db = -a / b^2 = -y / b
-        ga = sum_to(gy / self.b, self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = sum_to(-gy * self.y / self.b, self.shapes[1]) if self.needs_input_grad[1] else None
-        return ga, gb
+    def backward(self, gy):             # dL/da = gy / b, dL/db = -gy * a / b^2 = -gy * y / b
+        need_a, need_b = self.needs_input_grad
+        return (sum_to(gy / self.b, self.a_shape) if need_a else None,
+                sum_to(-gy * self.y / self.b, self.b_shape) if need_b else None)
 
 
 class Neg(Function):
     def forward(self, x):               # y = -x
         return -x
 
-    def backward(self, gy):             # dy/dx = -1
+    def backward(self, gy):             # dL/dx = -gy
         return -gy
 
 
@@ -113,10 +98,10 @@ class Pow(Function):
         self.p = p
 
     def forward(self, x):               # y = x^p
-        self.x = x
+        self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy * p * x^(p-1) needs x
         return x ** self.p
 
-    def backward(self, gy):             # dy/dx = p * x^(p-1), and 0 for p = 0 (even at x = 0)
+    def backward(self, gy):             # dL/dx = gy * p * x^(p-1), and 0 for p = 0 (even at x = 0)
         if self.p == 0:
             return backend.array_module(gy).zeros_like(gy)
         return gy * self.p * self.x ** (self.p - 1)
@@ -127,55 +112,82 @@ class RPow(Function):
         self.c = c
 
     def forward(self, x):               # y = c^x
-        self.y = self.c ** x
-        return self.y
+        y = self.c ** x
+        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy * y * ln(c) needs y
+        return y
 
-    def backward(self, gy):             # dy/dx = c^x * ln(c)
+    def backward(self, gy):             # dL/dx = gy * c^x * ln(c) = gy * y * ln(c)
         return gy * self.y * float(np.log(self.c))
 
 
 class Exp(Function):
     def forward(self, x):               # y = e^x
-        self.y = backend.array_module(x).exp(x)
-        return self.y
+        y = backend.array_module(x).exp(x)
+        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy * y needs y
+        return y
 
-    def backward(self, gy):             # dy/dx = e^x = y
+    def backward(self, gy):             # dL/dx = gy * e^x = gy * y
         return gy * self.y
 
 
 class Log(Function):
     def forward(self, x):               # y = ln(x)
-        self.x = x
+        self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy / x needs x
         return backend.array_module(x).log(x)
 
-    def backward(self, gy):             # dy/dx = 1 / x
+    def backward(self, gy):             # dL/dx = gy / x
         return gy / self.x
 
 
+def operand_as_tensor(x, like, op):
+    """The operand ``x`` (a Tensor, an array or a Python number) as a Tensor beside the Tensor ``like``:
+    a number takes ``like``'s floating dtype (so ``0.5 * t`` keeps a float32 ``t`` float32)."""
+    if not isinstance(x, Tensor):
+        checks.check_operand(x, op)
+        if not backend.is_array(x):     # a number
+            floating = like.dtype.kind == "f" or isinstance(x, (float, np.floating))
+            dtype = like.dtype if like.dtype.kind == "f" else (None if floating else like.dtype)
+            return Tensor(backend.array_module(like.data).asarray(x, dtype=dtype))
+        x = Tensor(x)
+    checks.check_same_device(like, x, op)
+    return x
+
+
+def operands_as_tensors(a, b, op):
+    """Both operands of a binary op as Tensors (see ``operand_as_tensor``); one must be a Tensor already."""
+    like = checks.check_tensor(a if isinstance(a, Tensor) else b, op, "one operand")
+    return operand_as_tensor(a, like, op), operand_as_tensor(b, like, op)
+
+
+def apply_binary(function, a, b, op):
+    """``function(a, b)`` for a binary Function, with either operand maybe a number or an array,
+    and an error naming both shapes when they do not broadcast."""
+    a, b = operands_as_tensors(a, b, op)
+    try:
+        return function(a, b)
+    except ValueError:
+        checks.check_broadcastable(a.shape, b.shape, op)   # the clearer message, when the shapes are the cause
+        raise
+
+
 def add(a, b):
-    return binary(Add(), a, b, "add")
+    return apply_binary(Add(), a, b, "add")
 
 
 def sub(a, b):
-    return binary(Sub(), a, b, "sub")
+    return apply_binary(Sub(), a, b, "sub")
 
 
 def mul(a, b):
-    return binary(Mul(), a, b, "mul")
+    return apply_binary(Mul(), a, b, "mul")
 
 
 def div(a, b):
-    return binary(Div(), a, b, "div")
+    return apply_binary(Div(), a, b, "div")
 
 
 def neg(x):
-    return Neg()(x)
-
-
-def _check_scalar(value, op, role):
-    if isinstance(value, Tensor) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{op}: the {role} must be a Python number, got {type(value).__name__} "
-                        "(for a tensor exponent use exp(b * log(a)))")
+    return Neg()(checks.check_tensor(x, "neg"))
 
 
 def _python_number(value):
@@ -185,28 +197,27 @@ def _python_number(value):
 
 def pow(x, p):
     """x ** p for a scalar exponent p."""
-    _check_scalar(p, "pow", "exponent")
+    checks.check_tensor(x, "pow")
+    checks.check_exponent(p)
     return Pow(_python_number(p))(x)
 
 
 def rpow(c, x):
     """c ** x for a positive scalar base c."""
-    _check_scalar(c, "pow", "base")
-    if c <= 0:
-        raise ValueError(f"pow: a scalar base of a tensor exponent must be positive, got {c}")
+    checks.check_tensor(x, "pow", "exponent")
+    checks.check_base(c)
     return RPow(_python_number(c))(x)
 
 
 def exp(x):
-    return Exp()(x)
+    return Exp()(checks.check_tensor(x, "exp"))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(checks.check_tensor(x, "log"))
 
 
 def compare(name, a, b):
     """A boolean tensor from NumPy's comparison ``name`` ('less', 'equal', ...); no gradient."""
-    like = a if isinstance(a, Tensor) else b
-    a, b = lift(a, like, name), lift(b, like, name)
+    a, b = operands_as_tensors(a, b, name)
     return Tensor(getattr(backend.array_module(a.data), name)(a.data, b.data))

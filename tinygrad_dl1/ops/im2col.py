@@ -1,63 +1,64 @@
 """im2col and col2im: the sliding windows of an image as the rows of one matrix, and back.
 
-Images here are channels-last, (N, H, W, C): a window then reads whole runs of C
-channels, and the window matrix has one row per output pixel. Nothing loops over
-pixels: im2col copies one strided view (NumPy and CuPy both have as_strided), and
-col2im loops over the kh*kw kernel offsets only, adding shifted slices.
+Indices: n a sample, c a channel, (r, s) an output pixel's row and column, (i, j) an
+offset inside the kh x kw kernel, (sh, sw) the stride, x_pad the input padded by
+(ph, pw) on each side. The window of output pixel (r, s) starts at (sh*r, sw*s):
+
+    cols[(n, r, s), (i, j, c)] = x_pad[n, c, sh*r + i, sw*s + j]     shape (N*OH*OW, kh*kw*C)
+
+col2im is its adjoint (the transpose of that linear map): each row of cols is added back
+onto the window it came from, so where windows overlap their values add up.
+
+Images are copied channels-last, (N, H, W, C), first: a window then reads whole runs of
+C channels, and a window's row is (i, j, c)-ordered. Nothing loops over pixels: im2col
+copies one strided view (NumPy and CuPy both have as_strided), and col2im loops over the
+kh*kw kernel offsets only, adding shifted slices.
 """
 from .. import backend
 
 
-def as_pair(value, name, op, minimum):
-    """An int or a pair of ints (each >= minimum) as a pair; a ValueError naming ``name`` otherwise."""
-    pair = (value, value) if isinstance(value, int) else value
-    if not (isinstance(pair, (tuple, list)) and len(pair) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
-    return tuple(pair)
+def output_size(x_shape, kernel, stride, padding):
+    """(OH, OW): how many windows of ``kernel`` fit down and across an (N, C, H, W) input, padded."""
+    return ((x_shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
+            (x_shape[3] + 2 * padding[1] - kernel[1]) // stride[1] + 1)
 
 
-def out_size(size, kernel, stride, pad):
-    """How many windows of ``kernel`` fit along a side of ``size`` padded by ``pad`` on both ends."""
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-def pad_channels_last(x, pad, fill):
+def pad_channels_last(x, padding, fill):
     """x (N, C, H, W) copied into a new channels-last (N, H + 2ph, W + 2pw, C) array, ``fill`` around it."""
     xp = backend.array_module(x)
-    (ph, pw), (n, c, h, w) = pad, x.shape
-    out = xp.empty((n, h + 2 * ph, w + 2 * pw, c), x.dtype)
+    (ph, pw), (n, c, height, width) = padding, x.shape
+    out = xp.empty((n, height + 2 * ph, width + 2 * pw, c), x.dtype)
     if ph or pw:
-        out[:, :ph], out[:, h + ph:], out[:, :, :pw], out[:, :, w + pw:] = fill, fill, fill, fill
-    out[:, ph:ph + h, pw:pw + w] = x.transpose(0, 2, 3, 1)
+        out[:, :ph], out[:, height + ph:], out[:, :, :pw], out[:, :, width + pw:] = fill, fill, fill, fill
+    out[:, ph:ph + height, pw:pw + width] = x.transpose(0, 2, 3, 1)
     return out
 
 
 def windows(x, kernel, stride, out_hw):
-    """The view v[n, a, b, i, j, c] = x[n, sh*a + i, sw*b + j, c] of a channels-last x: no copy."""
-    xp = backend.array_module(x)
-    (sn, sy, sx, sc), (sh, sw) = x.strides, stride
+    """The view v[n, r, s, i, j, c] = x[n, sh*r + i, sw*s + j, c] of a channels-last x: no copy."""
+    (step_n, step_h, step_w, step_c), (sh, sw) = x.strides, stride
     shape = (x.shape[0], *out_hw, *kernel, x.shape[3])
-    return xp.lib.stride_tricks.as_strided(x, shape, (sn, sh * sy, sw * sx, sy, sx, sc))
+    strides = (step_n, sh * step_h, sw * step_w, step_h, step_w, step_c)
+    return backend.array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def im2col(x, kernel, stride, out_hw):
-    """cols[(n, a, b), (i, j, c)] = x[n, sh*a + i, sw*b + j, c]: shape (N*OH*OW, kh*kw*C)."""
-    (n, _, _, c), (kh, kw), (oh, ow) = x.shape, kernel, out_hw
-    return windows(x, kernel, stride, out_hw).reshape(n * oh * ow, kh * kw * c)   # the one copy
+def im2col(x, kernel, stride, padding):
+    """cols[(n, r, s), (i, j, c)] = x_pad[n, c, sh*r + i, sw*s + j] of x (N, C, H, W), zero-padded:
+    shape (N*OH*OW, kh*kw*C)."""
+    (n, c, _, _), (kh, kw) = x.shape, kernel
+    out_hw = output_size(x.shape, kernel, stride, padding)
+    view = windows(pad_channels_last(x, padding, 0), kernel, stride, out_hw)
+    return view.reshape(n * out_hw[0] * out_hw[1], kh * kw * c)      # the one copy
 
 
-def col2im(cols, shape, kernel, stride, out_hw):
-    """The adjoint of im2col: x[n, sh*a + i, sw*b + j, c] += cols[(n, a, b), (i, j, c)], x of ``shape``.
-
-    One strided add per kernel offset (i, j); windows that overlap add up.
-    """
-    (n, _, _, c), (kh, kw), (oh, ow) = shape, kernel, out_hw
-    x = backend.array_module(cols).zeros(shape, cols.dtype)
-    target, source = windows(x, kernel, stride, out_hw), cols.reshape(n, oh, ow, kh, kw, c)
+def col2im(cols, x_shape, kernel, stride, padding):
+    """The adjoint of im2col: x_pad[n, c, sh*r + i, sw*s + j] += cols[(n, r, s), (i, j, c)], then the
+    padding cut off. Returns an (N, C, H, W) view of channels-last memory."""
+    (n, c, height, width), (kh, kw), (ph, pw) = x_shape, kernel, padding
+    out_hw = output_size(x_shape, kernel, stride, padding)
+    x_pad = backend.array_module(cols).zeros((n, height + 2 * ph, width + 2 * pw, c), cols.dtype)
+    target, source = windows(x_pad, kernel, stride, out_hw), cols.reshape(n, *out_hw, kh, kw, c)
     for i in range(kh):
         for j in range(kw):
-            target[:, :, :, i, j] += source[:, :, :, i, j]
-    return x
+            target[:, :, :, i, j] += source[:, :, :, i, j]     # one strided add per kernel offset
+    return x_pad[:, ph:ph + height, pw:pw + width].transpose(0, 3, 1, 2)

@@ -6,8 +6,17 @@ Statistics are per channel (axis 1), taken over the batch and any spatial axes, 
 of shape (N, C), (N, C, L) and (N, C, H, W) all work. In training mode the batch's
 statistics normalise and, when given, ``running_mean`` / ``running_var`` are updated in
 place; in eval mode the running statistics normalise.
+
+With N entries per channel, mu and sigma^2 = var + eps their mean and variance (training mode):
+
+    x_hat = (x - mu) / sigma        y = gamma * x_hat + beta
+    dL/dbeta  = sum(dy)             dL/dgamma = sum(dy * x_hat)
+    dL/dx     = gamma / (N sigma) * (N dy - sum(dy) - x_hat * sum(dy * x_hat))
+
+(the last two terms are the paths through mu and through sigma). In eval mode mu and
+sigma are constants and dL/dx = gamma / sigma * dy.
 """
-from .. import backend
+from .. import backend, checks
 from ..function import Function
 from ..tensor import Tensor
 
@@ -32,9 +41,9 @@ class BatchNorm(Function):
         inv_sigma = 1 / xp.sqrt(var + self.eps)
         x_hat = (x - mu) * inv_sigma
         need_x, need_gamma, _ = self.needs_input_grad
-        # backward needs x_hat for dgamma, and for dx in training mode; gamma / sigma for dx
+        # dL/dgamma = sum(dy * x_hat) needs x_hat, and so does dL/dx in training mode
         self.x_hat = x_hat if need_gamma or (need_x and self.training) else None
-        self.scale = gamma.reshape(shape) * inv_sigma if need_x else None
+        self.scale = gamma.reshape(shape) * inv_sigma if need_x else None   # dL/dx needs gamma / sigma
         self.running_mean = self.running_var = None          # already updated; backward needs neither
         return x_hat * gamma.reshape(shape) + beta.reshape(shape)
 
@@ -71,61 +80,34 @@ def update_running_stats(running_mean, running_var, mean, var, n, momentum):
     running_var += (momentum * n / (n - 1)) * var.reshape(-1)
 
 
-def _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps, op):
-    """The reduced axes and the running statistics as arrays, after checking every argument."""
-    if x.ndim < 2:
-        raise ValueError(f"{op}: input must have shape (N, C), (N, C, L) or (N, C, H, W), got {x.shape}")
-    c = x.shape[1]
-    for name, p in (("gamma", gamma), ("beta", beta)):
-        if not isinstance(p, Tensor) or p.shape != (c,):
-            got = p.shape if isinstance(p, Tensor) else type(p).__name__
-            raise ValueError(f"{op}: {name} must be a tensor of shape ({c},) for input of shape {x.shape}, got {got}")
-    if (running_mean is None) != (running_var is None):
-        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
-    stats = []
-    for name, s in (("running_mean", running_mean), ("running_var", running_var)):
-        s = s.data if isinstance(s, Tensor) else s
-        if s is not None and not backend.is_array(s):
-            raise TypeError(f"{op}: {name} must be an array or Tensor (it is updated in place), "
-                            f"got {type(s).__name__}")
-        if s is not None and s.shape != (c,):
-            raise ValueError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, got {s.shape}")
-        if s is not None and backend.device_of(s) != x.device:
-            raise RuntimeError(f"{op}: {name} is on {backend.device_of(s)} but the input on {x.device}")
-        stats.append(s)
-    if not training and running_mean is None:
-        raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var")
-    if training and entries_per_channel(x) < 2:
-        raise ValueError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
-    if not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: momentum must lie in [0, 1], got {momentum}")
-    if not eps > 0:
-        raise ValueError(f"{op}: eps must be positive, got {eps}")
-    return (0,) + tuple(range(2, x.ndim)), stats[0], stats[1]
+def reduced_axes(x):
+    """The axes a channel's statistics run over: the batch axis and any spatial axes, all but axis 1."""
+    return (0,) + tuple(range(2, x.ndim))
 
 
 def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
     """Batch normalization as one op with a hand-derived backward (see the module's docstring)."""
-    axes, rm, rv = _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps, "batch_norm")
-    return BatchNorm(axes, rm, rv, training, momentum, eps)(x, gamma, beta)
+    running_mean, running_var = checks.check_batch_norm(x, gamma, beta, running_mean, running_var, training,
+                                                         momentum, eps, "batch_norm")
+    return BatchNorm(reduced_axes(x), running_mean, running_var, training, momentum, eps)(x, gamma, beta)
 
 
 def batch_norm_composed(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1,
                         eps=1e-5):
     """Batch normalization composed of primitive ops (mean, sub, mul, pow, add), so autograd derives
     the backward. The teaching version of ``batch_norm``: same values and gradients, more memory and time."""
-    axes, rm, rv = _checked(x, gamma, beta, running_mean, running_var, training, momentum, eps,
-                            "batch_norm_composed")
-    shape = channel_shape(x)
+    running_mean, running_var = checks.check_batch_norm(x, gamma, beta, running_mean, running_var, training,
+                                                         momentum, eps, "batch_norm_composed")
+    axes, shape = reduced_axes(x), channel_shape(x)
     if training:
         mu = x.mean(axis=axes, keepdims=True)
         centred = x - mu
         var = (centred * centred).mean(axis=axes, keepdims=True)
-        if rm is not None:
-            update_running_stats(rm, rv, mu.data, var.data, entries_per_channel(x), momentum)
+        if running_mean is not None:
+            update_running_stats(running_mean, running_var, mu.data, var.data, entries_per_channel(x), momentum)
     else:
-        mu = Tensor(rm.reshape(shape), dtype=x.dtype)
+        mu = Tensor(running_mean.reshape(shape), dtype=x.dtype)
         centred = x - mu
-        var = Tensor(rv.reshape(shape), dtype=x.dtype)
+        var = Tensor(running_var.reshape(shape), dtype=x.dtype)
     x_hat = centred * (var + eps) ** -0.5
     return x_hat * gamma.reshape(shape) + beta.reshape(shape)

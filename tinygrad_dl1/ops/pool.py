@@ -1,62 +1,66 @@
-"""2-D max-pooling over the kh*kw shifted strided views of a -inf padded, channels-last image.
+"""2-D max-pooling: the largest entry of each kh x kw window, per channel.
 
-Forward keeps, per output, which kernel offset held the max (a small int array), and
-only when a gradient is wanted; backward adds each output's gradient at that offset, so
-overlapping windows add up. A tie goes to the first offset in row-major window order,
-as in PyTorch. The output is an (N, C, OH, OW) view of channels-last memory, like conv2d's.
+With (r, s) an output pixel, (i, j) a kernel offset, (sh, sw) the stride and x_pad the
+input padded with -inf (so padding never wins):
+
+    y[n, c, r, s] = max_{i, j} x_pad[n, c, sh*r + i, sw*s + j]
+
+A max passes its gradient to the one entry that won, so dL/dx_pad gets gy[n, c, r, s] at
+the winning offset of window (r, s) and nothing elsewhere; windows that overlap add up.
+A tie goes to the first offset in row-major window order, and a NaN wins (the max of a
+window holding NaN is NaN; with several NaNs, the last one wins), both as in PyTorch.
+
+Forward runs over the kh*kw offsets k = kw*i + j of channels-last shifted views of the
+image, keeping the running max and, only when a gradient is wanted, the winning offset
+of each output (a small int array). The output is an (N, C, OH, OW) view of
+channels-last memory, like conv2d's.
 """
-from .. import backend
+from .. import backend, checks
 from ..function import Function
-from .im2col import as_pair, out_size, pad_channels_last, windows
+from .im2col import output_size, pad_channels_last, windows
 
 
 class MaxPool2d(Function):
     def __init__(self, kernel, stride, padding):
         self.kernel, self.stride, self.padding = kernel, stride, padding
 
-    def forward(self, x):               # y[n,c,a,b] = max_{i,j} x_pad[n,c,sh*a+i,sw*b+j], -inf padding
+    def forward(self, x):               # y[n, c, r, s] = max_{i, j} x_pad[n, c, sh*r + i, sw*s + j]
         xp = backend.array_module(x)
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        self.x_shape = x.shape
-        self.out_hw = out_size(x.shape[2], kh, sh, ph), out_size(x.shape[3], kw, sw, pw)
+        kh, kw = self.kernel
+        self.x_shape, self.out_hw = x.shape, output_size(x.shape, self.kernel, self.stride, self.padding)
         view = windows(pad_channels_last(x, self.padding, -xp.inf), self.kernel, self.stride, self.out_hw)
-        y = view[:, :, :, 0, 0].copy()
-        arg = None
-        if self.needs_input_grad[0]:
-            arg = xp.zeros(y.shape, xp.int8 if kh * kw <= 127 else xp.int32)
+        y = view[:, :, :, 0, 0].copy()                 # the max so far: offset 0's values
+        self.winner = None
+        if not self.needs_input_grad[0]:
+            for k in range(1, kh * kw):
+                xp.maximum(y, view[:, :, :, k // kw, k % kw], out=y)     # maximum propagates NaN
+            return y.transpose(0, 3, 1, 2)
+        # dL/dx needs, per output, the offset that holds the max: kept beside the max, offset by offset
+        self.winner = winner = xp.zeros(y.shape, xp.int8 if kh * kw <= 127 else xp.int32)
+        v, better, is_nan = xp.empty_like(y), xp.empty(y.shape, bool), xp.empty(y.shape, bool)   # reused
         for k in range(1, kh * kw):
-            v = view[:, :, :, k // kw, k % kw]
-            if arg is not None:          # strictly larger: on a tie the earlier offset keeps the max;
-                xp.maximum(arg, (v > y) * arg.dtype.type(k), out=arg)   # k exceeds every earlier offset
-            xp.maximum(y, v, out=y)
-        self.arg = arg
+            v[...] = view[:, :, :, k // kw, k % kw]    # offset k's values, copied: contiguous arrays are faster
+            xp.greater(v, y, out=better)               # better = v > y: a tie keeps the earlier offset
+            better |= xp.isnan(v, out=is_nan)          # and a NaN wins
+            # winner = k where better; k is above every offset stored so far, so a max sets it
+            # (the same as winner[better] = k, and many times faster)
+            xp.maximum(winner, better * winner.dtype.type(k), out=winner)
+            xp.maximum(y, v, out=y)                    # y = v where better (maximum propagates NaN)
         return y.transpose(0, 3, 1, 2)
 
-    def backward(self, gy):             # dx_pad[n,c,sh*a+i,sw*b+j] += gy[n,c,a,b] where (i, j) held the max
+    def backward(self, gy):             # dL/dx_pad[n, c, sh*r + i, sw*s + j] += gy[n, c, r, s] where (i, j) won
         xp = backend.array_module(gy)
-        (kh, kw), (ph, pw), (n, c, h, w) = self.kernel, self.padding, self.x_shape
+        (kh, kw), (ph, pw), (n, c, height, width) = self.kernel, self.padding, self.x_shape
         gy = gy.transpose(0, 2, 3, 1)
-        gx = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), gy.dtype)
-        view = windows(gx, self.kernel, self.stride, self.out_hw)
+        gx_pad = xp.zeros((n, height + 2 * ph, width + 2 * pw, c), gy.dtype)
+        view = windows(gx_pad, self.kernel, self.stride, self.out_hw)
         for k in range(kh * kw):
             target = view[:, :, :, k // kw, k % kw]
-            target += gy * (self.arg == k)
-        return gx[:, ph:ph + h, pw:pw + w].transpose(0, 3, 1, 2)
+            target += gy * (self.winner == k)
+        return gx_pad[:, ph:ph + height, pw:pw + width].transpose(0, 3, 1, 2)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over kh x kw windows of x (N, C, H, W); stride defaults to kernel_size; padding counts as -inf."""
-    if x.ndim != 4:
-        raise ValueError(f"max_pool2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise ValueError(f"max_pool2d: input must be floating point (padding is -inf), got dtype {x.dtype}")
-    kernel = as_pair(kernel_size, "kernel_size", "max_pool2d", 1)
-    stride = kernel if stride is None else as_pair(stride, "stride", "max_pool2d", 1)
-    padding = as_pair(padding, "padding", "max_pool2d", 0)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"max_pool2d: padding {padding} must be at most half of kernel_size {kernel}")
-    padded = (x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
-    if kernel[0] > padded[0] or kernel[1] > padded[1]:
-        raise ValueError(f"max_pool2d: kernel_size {kernel} does not fit the padded input {padded} "
-                         f"(input {x.shape}, padding {padding})")
+    kernel, stride, padding = checks.check_max_pool2d(x, kernel_size, stride, padding)
     return MaxPool2d(kernel, stride, padding)(x)

@@ -1,31 +1,23 @@
-"""Reductions: sum, mean, max over an axis, a tuple of axes, or everything."""
-import builtins
+"""Reductions: sum, mean, max over an axis, a tuple of axes, or everything.
 
-from .. import backend
+    y = sum_i x_i      dy/dx_i = 1
+    y = mean_i x_i     dy/dx_i = 1 / n
+    y = max_i x_i      dy/dx_i = 1 / (number of maxima) where x_i is a maximum, else 0
+
+Each output entry gathers the entries of x along the reduced axes, so the gradient
+of the output is spread back over those axes: ``expand_back`` puts the reduced axes
+back (as size 1 when keepdims was False) and broadcasts. A tie in max shares the
+gradient evenly between the maxima, as PyTorch's amax does.
+"""
+from .. import backend, checks
 from ..function import Function
-
-
-def normalize_axes(axis, ndim, op):
-    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
-        out.append(a % builtins.max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out)) if ndim else ()
 
 
 def expand_back(gy, shape, axes, keepdims):
     """Broadcast the gradient of a reduction over ``axes`` back to the input ``shape``."""
-    xp = backend.array_module(gy)
     if not keepdims:
         gy = gy.reshape([1 if i in axes else n for i, n in enumerate(shape)])
-    return xp.broadcast_to(gy, shape)
+    return backend.array_module(gy).broadcast_to(gy, shape)
 
 
 class Sum(Function):
@@ -36,7 +28,7 @@ class Sum(Function):
         self.shape = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):             # dy/dx_i = 1
+    def backward(self, gy):             # dL/dx_i = gy
         return expand_back(gy, self.shape, self.axes, self.keepdims).copy()
 
 
@@ -48,7 +40,7 @@ class Mean(Function):
         self.shape = x.shape
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
-    def backward(self, gy):             # dy/dx_i = 1 / n
+    def backward(self, gy):             # dL/dx_i = gy / n
         n = 1
         for a in self.axes:
             n *= self.shape[a]
@@ -61,25 +53,27 @@ class Max(Function):
 
     def forward(self, x):               # y = max_i x_i
         y = x.max(axis=self.axes, keepdims=True)
-        self.x, self.y = x, y
+        self.shape = x.shape
+        self.is_max = x == y if self.needs_input_grad[0] else None   # dL/dx needs where x is the max
         return y if self.keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
 
-    def backward(self, gy):             # dy/dx_i = 1 where x_i is the max, shared evenly between ties
-        mask = self.x == self.y
-        count = mask.sum(axis=self.axes, keepdims=True)
-        return mask * (expand_back(gy, self.x.shape, self.axes, self.keepdims) / count).astype(gy.dtype)
+    def backward(self, gy):             # dL/dx_i = gy / (number of maxima) where x_i is a maximum, else 0
+        count = self.is_max.sum(axis=self.axes, keepdims=True)
+        return self.is_max * (expand_back(gy, self.shape, self.axes, self.keepdims) / count).astype(gy.dtype)
 
 
 def sum(x, axis=None, keepdims=False):
-    return Sum(normalize_axes(axis, x.ndim, "sum"), keepdims)(x)
+    checks.check_tensor(x, "sum")
+    return Sum(checks.check_axes(axis, x.ndim, "sum"), keepdims)(x)
 
 
 def mean(x, axis=None, keepdims=False):
-    return Mean(normalize_axes(axis, x.ndim, "mean"), keepdims)(x)
+    checks.check_tensor(x, "mean")
+    return Mean(checks.check_axes(axis, x.ndim, "mean"), keepdims)(x)
 
 
 def max(x, axis=None, keepdims=False):
-    axes = normalize_axes(axis, x.ndim, "max")
-    if any(x.shape[a] == 0 for a in axes):
-        raise ValueError(f"max: cannot reduce an empty axis of a tensor of shape {x.shape}")
+    checks.check_tensor(x, "max")
+    axes = checks.check_axes(axis, x.ndim, "max")
+    checks.check_reducible(x, axes, "max")
     return Max(axes, keepdims)(x)
