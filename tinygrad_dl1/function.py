@@ -45,9 +45,14 @@ class Function:
     def backward(self, gy):
         raise NotImplementedError
 
-    def check_saved_inputs(self):
-        """Raise if an input whose array forward saved was changed in place since (an optimizer step,
-        say): backward would silently compute the gradient at the new values, as PyTorch refuses to."""
+    def check_can_backward(self):
+        """Raise if backward already ran here and freed what forward saved, or if an input whose
+        array forward saved was changed in place since (an optimizer step, say): backward would
+        then silently compute the gradient at the new values, which PyTorch refuses too."""
+        if self.released:
+            raise RuntimeError(f"trying to backward through the graph a second time ({self.name} was already "
+                               "run and its saved arrays freed); call backward(retain_graph=True) the first "
+                               "time if you need to backward twice")
         for i, (x, version) in enumerate(zip(self.inputs, self.input_versions)):
             if x._version != version and any(_same_memory(saved, x.data) for saved in vars(self).values()):
                 raise RuntimeError(

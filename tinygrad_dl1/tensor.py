@@ -114,10 +114,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the ops that made it has requires_grad=True)")
-        grad = self._seed_grad(grad)
-        if self.grad_fn is None:                      # a leaf: its gradient is the seed itself
-            _accumulate_leaf_grad(self, grad)
-            return
+        with backend.device_scope(self.data):        # on a GPU: make the seed on self's GPU
+            grad = self._seed_grad(grad)
+            if self.grad_fn is None:                 # a leaf: its gradient is the seed itself
+                _accumulate_leaf_grad(self, grad)
+                return
         # pending[node]: the gradient of the loss w.r.t. the output of node, summed so far
         pending = {self.grad_fn: grad}
         # nodes wait in a heap, newest generation first: a node runs after every node that
@@ -126,31 +127,26 @@ class Tensor:
         heap = [(-self.grad_fn.generation, next(tie_breaker), self.grad_fn)]
         while heap:
             node = heapq.heappop(heap)[2]
-            if node.released:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({node.name} was already "
-                    "run and its saved arrays freed); call backward(retain_graph=True) the first "
-                    "time if you need to backward twice")
-            node.check_saved_inputs()                 # no input it saved was changed in place since
-            # the chain rule, one node at a time: output gradient in, input gradients out
+            node.check_can_backward()                # not freed by an earlier backward, inputs unchanged
             gy = pending.pop(node)
-            with backend.device_scope(gy):
+            with backend.device_scope(gy):           # on a GPU: run on the GPU that holds gy
+                # the chain rule, one node at a time: output gradient in, input gradients out
                 input_grads = node.backward(gy)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
-                if g is None or not x.requires_grad:
-                    continue
-                g = _checked_grad(node, i, x, g)
-                if x.grad_fn is None:                 # a leaf: keep the gradient in .grad
-                    _accumulate_leaf_grad(x, g)
-                elif x.grad_fn in pending:            # x feeds several ops: their gradients add up
-                    pending[x.grad_fn] = backend.ensure_array(pending[x.grad_fn] + g)
-                else:                                 # the first gradient to reach x: queue its node
-                    pending[x.grad_fn] = g
-                    heapq.heappush(heap, (-x.grad_fn.generation, next(tie_breaker), x.grad_fn))
+                if not isinstance(input_grads, tuple):
+                    input_grads = (input_grads,)
+                for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
+                    if g is None or not x.requires_grad:
+                        continue
+                    g = _checked_grad(node, i, x, g)
+                    if x.grad_fn is None:            # a leaf: keep the gradient in .grad
+                        _accumulate_leaf_grad(x, g)
+                    elif x.grad_fn in pending:       # x feeds several ops: their gradients add up
+                        pending[x.grad_fn] = backend.ensure_array(pending[x.grad_fn] + g)
+                    else:                            # the first gradient to reach x: queue its node
+                        pending[x.grad_fn] = g
+                        heapq.heappush(heap, (-x.grad_fn.generation, next(tie_breaker), x.grad_fn))
             if not retain_graph:
-                node.release()                        # free what forward saved for this node
+                node.release()                       # free what forward saved for this node
 
     def _seed_grad(self, grad):
         if grad is None:

@@ -1,6 +1,7 @@
 """Linear: y = x @ W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
 import numpy as np
 
+from ..checks import check_positive_int
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -12,10 +13,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        for name, size in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"Linear: {name} must be a positive int, got {size!r}")
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = check_positive_int(in_features, "in_features", "Linear")
+        self.out_features = check_positive_int(out_features, "out_features", "Linear")
         self.weight = Parameter(np.zeros((out_features, in_features)))
         self.bias = Parameter(np.zeros(out_features)) if bias else None
         self.reset_parameters()

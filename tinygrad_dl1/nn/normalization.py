@@ -3,6 +3,7 @@ statistics kept as buffers (running_mean, running_var, num_batches_tracked), as 
 import numpy as np
 
 from .. import backend
+from ..checks import check_positive_int
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -15,8 +16,7 @@ class _BatchNorm(Module):
         """momentum: the weight of each new batch in the running statistics; None for their
         plain average over every batch so far (momentum 1 / batches seen), as in PyTorch."""
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got {num_features!r}")
+        check_positive_int(num_features, "num_features", type(self).__name__)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features))
         self.bias = Parameter(np.zeros(num_features))

@@ -144,10 +144,11 @@ def operand_as_tensor(x, like, op):
     a number takes ``like``'s floating dtype (so ``0.5 * t`` keeps a float32 ``t`` float32)."""
     if not isinstance(x, Tensor):
         checks.check_operand(x, op)
-        if not backend.is_array(x):     # a number
+        if not backend.is_array(x):     # a number: an array on like's device
             floating = like.dtype.kind == "f" or isinstance(x, (float, np.floating))
             dtype = like.dtype if like.dtype.kind == "f" else (None if floating else like.dtype)
-            return Tensor(backend.array_module(like.data).asarray(x, dtype=dtype))
+            with backend.device_scope(like.data):
+                return Tensor(backend.array_module(like.data).asarray(x, dtype=dtype))
         x = Tensor(x)
     checks.check_same_device(like, x, op)
     return x
@@ -220,4 +221,5 @@ def log(x):
 def compare(name, a, b):
     """A boolean tensor from NumPy's comparison ``name`` ('less', 'equal', ...); no gradient."""
     a, b = operands_as_tensors(a, b, name)
-    return Tensor(getattr(backend.array_module(a.data), name)(a.data, b.data))
+    with backend.device_scope(a.data):
+        return Tensor(getattr(backend.array_module(a.data), name)(a.data, b.data))

@@ -64,8 +64,9 @@ def cross_entropy(logits, target):
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         checks.check_probability_target(target, logits)
         return CrossEntropyProb()(logits, target)
-    values = target.data if isinstance(target, Tensor) else backend.array_module(logits.data).asarray(target)
-    if values.dtype.kind == "f":               # a float array: probabilities, held constant
-        return cross_entropy(logits, Tensor(values, dtype=logits.dtype))
-    checks.check_class_indices(values, logits)
+    with backend.device_scope(logits.data):    # a list target becomes an array there, and is checked there
+        values = target.data if isinstance(target, Tensor) else backend.array_module(logits.data).asarray(target)
+        if values.dtype.kind == "f":           # a float array: probabilities, held constant
+            return cross_entropy(logits, Tensor(values, dtype=logits.dtype))
+        checks.check_class_indices(values, logits)
     return CrossEntropyIndex(values)(logits)

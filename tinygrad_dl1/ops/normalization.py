@@ -104,10 +104,12 @@ def batch_norm_composed(x, gamma, beta, running_mean=None, running_var=None, tra
         centred = x - mu
         var = (centred * centred).mean(axis=axes, keepdims=True)
         if running_mean is not None:
-            update_running_stats(running_mean, running_var, mu.data, var.data, entries_per_channel(x), momentum)
+            with backend.device_scope(x.data):   # in place, on the statistics' GPU
+                update_running_stats(running_mean, running_var, mu.data, var.data, entries_per_channel(x), momentum)
     else:
-        mu = Tensor(running_mean.reshape(shape), dtype=x.dtype)
+        with backend.device_scope(x.data):       # the running statistics as constants of x's dtype
+            mu = Tensor(running_mean.reshape(shape), dtype=x.dtype)
+            var = Tensor(running_var.reshape(shape), dtype=x.dtype)
         centred = x - mu
-        var = Tensor(running_var.reshape(shape), dtype=x.dtype)
     x_hat = centred * (var + eps) ** -0.5
     return x_hat * gamma.reshape(shape) + beta.reshape(shape)

@@ -37,7 +37,8 @@ class MaxPool2d(Function):
             return y.transpose(0, 3, 1, 2)
         # dL/dx needs, per output, the offset that holds the max: kept beside the max, offset by offset
         self.winner = winner = xp.zeros(y.shape, xp.int8 if kh * kw <= 127 else xp.int32)
-        v, better, is_nan = xp.empty_like(y), xp.empty(y.shape, bool), xp.empty(y.shape, bool)   # reused
+        # buffers that every offset reuses: no new arrays inside the loop
+        v, better, is_nan = xp.empty_like(y), xp.empty(y.shape, bool), xp.empty(y.shape, bool)
         for k in range(1, kh * kw):
             v[...] = view[:, :, :, k // kw, k % kw]    # offset k's values, copied: contiguous arrays are faster
             xp.greater(v, y, out=better)               # better = v > y: a tie keeps the earlier offset

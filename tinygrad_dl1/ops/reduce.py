@@ -44,7 +44,7 @@ class Mean(Function):
         n = 1
         for a in self.axes:
             n *= self.shape[a]
-        return expand_back(gy / n, self.shape, self.axes, self.keepdims).copy()
+        return expand_back(gy, self.shape, self.axes, self.keepdims) / n   # the division copies
 
 
 class Max(Function):

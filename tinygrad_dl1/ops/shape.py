@@ -95,6 +95,6 @@ def getitem(x, index):
     """x[index] for ints, slices, None, Ellipsis and integer or boolean arrays."""
     checks.check_tensor(x, "getitem")
     xp = backend.array_module(x.data)
-    if isinstance(index, tuple):
-        return GetItem(tuple(_as_index_part(p, xp) for p in index))(x)
-    return GetItem(_as_index_part(index, xp))(x)
+    with backend.device_scope(x.data):        # a list index becomes an array on x's device
+        index = tuple(_as_index_part(p, xp) for p in index) if isinstance(index, tuple) else _as_index_part(index, xp)
+    return GetItem(index)(x)

@@ -1,0 +1,308 @@
+"""Argument checks, in one place, so that the op files hold only the math.
+
+Each check raises an error that names the op, the argument and what it got (a shape, a
+dtype, a value), or returns the argument in the form the op uses (an axis made
+non-negative, an int made a pair). The op wrappers and the layers call them before
+any computing starts.
+"""
+import numbers
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+
+class AxisError(IndexError, ValueError):
+    """An axis out of range: an IndexError as in PyTorch, and a ValueError as in NumPy."""
+
+
+def is_int(value):
+    """True for a Python or NumPy integer, False for a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+# ----- tensors, numbers, devices -----
+
+def check_tensor(x, op, name="input"):
+    """``x`` if it is a Tensor; a TypeError otherwise (an array gets a hint on how to wrap it)."""
+    if not isinstance(x, Tensor):
+        hint = ": wrap it as Tensor(array)" if backend.is_array(x) else ""
+        raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}{hint}")
+    return x
+
+
+def check_floating(x, op, why):
+    """A TypeError unless the tensor ``x`` holds floating-point numbers; ``why`` says what needs them."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point ({why}), got dtype {x.dtype}")
+
+
+def check_operand(x, op):
+    """A TypeError unless ``x`` can be an operand of an arithmetic op: a Tensor, an array, or a Python
+    or NumPy number (not a complex one)."""
+    if not (isinstance(x, (Tensor, int, float, np.integer, np.floating, np.bool_)) or backend.is_array(x)):
+        raise TypeError(f"unsupported operand types for {op}: Tensor and {type(x).__name__}")
+
+
+def check_same_device(a, b, op):
+    """A RuntimeError unless the tensors ``a`` and ``b`` live on the same device."""
+    if a.device != b.device:
+        raise RuntimeError(f"{op}: operands on different devices ({a.device} and {b.device}); "
+                           "move one with .to(device)")
+
+
+def check_broadcastable(a_shape, b_shape, op):
+    """A ValueError unless the two shapes broadcast together (NumPy's rules)."""
+    try:
+        np.broadcast_shapes(a_shape, b_shape)
+    except ValueError:
+        raise ValueError(f"{op}: shapes {a_shape} and {b_shape} cannot be broadcast together") from None
+
+
+def check_exponent(p, op="pow"):
+    """A TypeError unless the exponent ``p`` is a Python or NumPy real number."""
+    if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{op}: the exponent must be a Python number, got {type(p).__name__} "
+                        "(for a tensor exponent use exp(b * log(a)))")
+
+
+def check_base(c, op="pow"):
+    """A TypeError unless the base ``c`` of ``c ** tensor`` is a real number; a ValueError unless it is positive."""
+    if isinstance(c, Tensor) or not isinstance(c, numbers.Real):
+        raise TypeError(f"{op}: the base must be a Python number, got {type(c).__name__} "
+                        "(for a tensor base use exp(b * log(a)))")
+    if c <= 0:
+        raise ValueError(f"{op}: a scalar base of a tensor exponent must be positive, got {c}")
+
+
+def check_probability(p, op):
+    """``p`` if it is a number in [0, 1]; a ValueError naming ``op`` otherwise."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: p must be a probability in [0, 1], got {p!r}")
+    return p
+
+
+def check_positive_int(value, name, op):
+    """``value`` if it is an int >= 1 (a layer's width); a ValueError otherwise."""
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return value
+
+
+# ----- axes and shapes -----
+
+def check_axis(axis, ndim, op):
+    """``axis`` as an int in [0, ndim); an AxisError naming the valid range otherwise.
+    A 0-d tensor takes axis 0 or -1, as in PyTorch and NumPy."""
+    count = max(ndim, 1)
+    if not is_int(axis):
+        raise TypeError(f"{op}: an axis must be an int, got {axis!r}")
+    if not -count <= axis < count:
+        raise AxisError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dims "
+                        f"(expected an int from {-count} to {count - 1})")
+    return int(axis) % count
+
+
+def check_axes(axis, ndim, op):
+    """The axes a reduction runs over, as a sorted tuple of non-negative ints: all of them for None,
+    one for an int, several for a tuple; each checked, none repeated."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = [check_axis(a, ndim, op) for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: axis {axis} names an axis twice")
+    return tuple(sorted(axes)) if ndim else ()      # a 0-d tensor has nothing to reduce
+
+
+def check_permutation(axes, ndim, op):
+    """``axes`` (each maybe negative) as a permutation of range(ndim); an error otherwise."""
+    normalised = tuple(check_axis(a, ndim, op) for a in axes)
+    if sorted(normalised) != list(range(ndim)):
+        raise ValueError(f"{op}: axes {tuple(axes)} are not a permutation of the {ndim} dims of the tensor")
+    return normalised
+
+
+def check_flatten_dims(start_dim, end_dim, ndim, op="flatten"):
+    """(start, end) made non-negative; an error unless both are axes and start comes no later than end."""
+    start, end = check_axis(start_dim, ndim, op), check_axis(end_dim, ndim, op)
+    if start > end:
+        raise ValueError(f"{op}: start_dim {start_dim} comes after end_dim {end_dim}")
+    return start, end
+
+
+def check_reshape(shape, size, old_shape, op="reshape"):
+    """``shape`` as a tuple of ints holding ``size`` entries, with at most one -1 (the size it leaves over)."""
+    if not all(is_int(s) for s in shape):
+        raise TypeError(f"{op}: a shape must be ints, got {shape}")
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    free = shape.count(-1)
+    if free > 1 or any(s < -1 for s in shape) or (known * (size // known if free and known else 1) != size):
+        raise ValueError(f"{op}: cannot reshape a tensor of shape {old_shape} ({size} entries) into shape {shape}")
+    return tuple(int(s) for s in shape)
+
+
+def check_index_array(index):
+    """An IndexError unless the array ``index`` holds integers or booleans."""
+    if index.dtype.kind not in "iub":
+        raise IndexError(f"tensors used as indices must be integer or boolean, got dtype {index.dtype}")
+
+
+def check_reducible(x, axes, op):
+    """A ValueError if one of ``axes`` of ``x`` is empty (a max over nothing has no value)."""
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{op}: cannot reduce an empty axis of a tensor of shape {x.shape}")
+
+
+# ----- matrix products and the loss -----
+
+def check_matmul(a, b):
+    """A ValueError unless ``a @ b`` is defined: at least 1-D each, inner sizes equal, batch dims broadcast."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dim, got shapes {a.shape} and {b.shape}")
+    inner = b.shape[-2 if b.ndim > 1 else 0]
+    if a.shape[-1] != inner:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are incompatible ({a.shape[-1]} != {inner})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} "
+                         "cannot be broadcast together") from None
+
+
+def check_linear(x, weight, bias):
+    """An error unless x (..., in_features), weight (out_features, in_features) and bias (out_features,) fit."""
+    check_tensor(x, "linear")
+    check_tensor(weight, "linear", "weight")
+    if bias is not None:
+        check_tensor(bias, "linear", "bias")
+    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                         "(expected weight (out_features, in_features) with in_features = input's last dim)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+
+
+def check_logits(logits):
+    """An error unless ``logits`` is a Tensor of shape (N, C)."""
+    check_tensor(logits, "cross_entropy", "logits")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
+
+
+def check_probability_target(target, logits):
+    """A ValueError unless a probability target has the logits' shape (N, C)."""
+    if target.shape != logits.shape:
+        raise ValueError(f"cross_entropy: probability target of shape {target.shape} does not "
+                         f"match logits of shape {logits.shape}")
+
+
+def check_class_indices(target, logits):
+    """An error unless ``target`` (an array) holds N class indices in [0, C), on the logits' device."""
+    n, c = logits.shape
+    if target.dtype.kind not in "iu" or target.shape != (n,):
+        raise ValueError(f"cross_entropy: target must be class indices of shape ({n},) or probabilities "
+                         f"of shape {logits.shape}, got dtype {target.dtype} shape {target.shape}")
+    if backend.device_of(target) != logits.device:
+        raise RuntimeError(f"cross_entropy: target on {backend.device_of(target)}, logits on {logits.device}")
+    if n and (int(target.min()) < 0 or int(target.max()) >= c):
+        raise ValueError(f"cross_entropy: class indices must lie in [0, {c}), got values in "
+                         f"[{int(target.min())}, {int(target.max())}]")
+
+
+# ----- convolution and pooling -----
+
+def as_pair(value, name, op, minimum):
+    """An int or a pair of ints (each >= minimum) as a pair; a ValueError naming ``name`` otherwise."""
+    pair = (value, value) if is_int(value) else value
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and is_int(pair[0]) and is_int(pair[1])):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def check_window_fits(x_shape, kernel, padding, op, kernel_name):
+    """A ValueError unless a non-empty ``kernel`` fits in the padded height and width of an input of ``x_shape``."""
+    padded = (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])
+    if 0 in kernel or kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(f"{op}: {kernel_name} {kernel} does not fit the padded input {padded} "
+                         f"(input {x_shape}, padding {padding})")
+
+
+def check_conv2d(x, weight, bias, stride, padding, op="conv2d"):
+    """(stride, padding) as pairs, after checking that x (N, C_in, H, W), weight (C_out, C_in, kh, kw)
+    and bias (C_out,) are tensors that fit together on one device."""
+    check_tensor(x, op)
+    check_tensor(weight, op, "weight")
+    if bias is not None:
+        check_tensor(bias, op, "bias")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (out_channels, in_channels, kh, kw), got shape {weight.shape}")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"{op}: input of shape {x.shape} has {x.shape[1]} channels but weight of shape "
+                         f"{weight.shape} expects {weight.shape[1]}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"{op}: bias of shape {bias.shape} does not fit weight of shape {weight.shape} "
+                         f"(expected ({weight.shape[0]},))")
+    stride, padding = as_pair(stride, "stride", op, 1), as_pair(padding, "padding", op, 0)
+    check_window_fits(x.shape, tuple(weight.shape[2:]), padding, op, "kernel")
+    check_same_device(x, weight, op)
+    return stride, padding
+
+
+def check_max_pool2d(x, kernel_size, stride, padding, op="max_pool2d"):
+    """(kernel, stride, padding) as pairs, stride defaulting to the kernel, after checking them and x."""
+    check_tensor(x, op)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    check_floating(x, op, "padding is -inf")
+    kernel = as_pair(kernel_size, "kernel_size", op, 1)
+    stride = kernel if stride is None else as_pair(stride, "stride", op, 1)
+    padding = as_pair(padding, "padding", op, 0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    check_window_fits(x.shape, kernel, padding, op, "kernel_size")
+    return kernel, stride, padding
+
+
+# ----- batch normalization -----
+
+def check_running_stat(stat, name, x, op):
+    """A running statistic (an array or Tensor of shape (C,) on x's device, or None) as an array."""
+    stat = stat.data if isinstance(stat, Tensor) else stat
+    if stat is None:
+        return None
+    if not backend.is_array(stat):
+        raise TypeError(f"{op}: {name} must be an array or Tensor (it is updated in place), got {type(stat).__name__}")
+    if stat.shape != (x.shape[1],):
+        raise ValueError(f"{op}: {name} must have shape ({x.shape[1]},) for input of shape {x.shape}, got {stat.shape}")
+    if backend.device_of(stat) != x.device:
+        raise RuntimeError(f"{op}: {name} is on {backend.device_of(stat)} but the input on {x.device}")
+    return stat
+
+
+def check_batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps, op):
+    """The running statistics as arrays (or None), after checking every argument of batch norm."""
+    check_tensor(x, op)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must have shape (N, C), (N, C, L) or (N, C, H, W), got {x.shape}")
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if not isinstance(p, Tensor) or p.shape != (x.shape[1],):
+            got = p.shape if isinstance(p, Tensor) else type(p).__name__
+            raise ValueError(f"{op}: {name} must be a tensor of shape ({x.shape[1]},) for input of shape "
+                             f"{x.shape}, got {got}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var")
+    if training and x.size // x.shape[1] < 2:
+        raise ValueError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"{op}: momentum must lie in [0, 1], got {momentum}")
+    if not eps > 0:
+        raise ValueError(f"{op}: eps must be positive, got {eps}")
+    return (check_running_stat(running_mean, "running_mean", x, op),
+            check_running_stat(running_var, "running_var", x, op))
