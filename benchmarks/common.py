@@ -36,9 +36,9 @@ def our_training_step(model, opt, x, t):
     return step
 
 
-def torch_training_step(torch, model, opt, x, t):
-    """The same step in PyTorch, on NumPy inputs ``x``, ``t``."""
-    x, t = torch.from_numpy(x), torch.from_numpy(t)
+def torch_training_step(torch, model, opt, x, t, device="cpu"):
+    """The same step in PyTorch, on NumPy inputs ``x``, ``t`` copied to ``device``."""
+    x, t = torch.from_numpy(x).to(device), torch.from_numpy(t).to(device)
 
     def step():
         loss = torch.nn.functional.cross_entropy(model(x), t)

@@ -37,10 +37,12 @@ What it counts (``fake.counts()``, ``fake.reset_counts()``, ``with fake.counting
 - uploads, host-to-device copies: ``asarray``/``array`` of host data, NumPy or list indices.
 ``with fake.forbid_syncs():`` makes any sync raise at the line that made it.
 
-Left out: ``ElementwiseKernel``, ``RawKernel``, ``ReductionKernel``, ``RawModule`` (they compile
-CUDA C), ``ufunc.at`` (use ``cupyx.scatter_add``), pickling arrays, ``ndarray.shape`` assignment,
-the ``cupyx`` submodules (``cupyx.jit``, ``cupyx.scipy``). Random numbers come from NumPy, so they
-differ from real CuPy's streams.
+Fused kernels: ``ElementwiseKernel``, ``RawKernel``, ``ReductionKernel`` and ``RawModule`` compile CUDA C,
+which cannot run here, so they are left out; ``tinygrad_dl1.kernels`` calls the test-only hook
+``run_kernel(name, twin, *args)`` instead, which runs a kernel's NumPy twin on the arrays' data and
+counts one launch (``kernel:NAME``). Also left out: ``ufunc.at`` (use ``cupyx.scatter_add``), pickling
+arrays, ``ndarray.shape`` assignment, the ``cupyx`` submodules (``cupyx.jit``, ``cupyx.scipy``).
+Random numbers come from NumPy, so they differ from real CuPy's streams.
 """
 import contextlib
 import functools
@@ -621,6 +623,22 @@ class FakeCupy:
         if len(args) == 1 and callable(args[0]):
             return decorate(args[0])
         return decorate
+
+    def run_kernel(self, name, twin, *args):
+        """Test-only hook for ``tinygrad_dl1.kernels``: a fused kernel's CUDA code cannot run here, so
+        run its NumPy ``twin`` on the arrays' data instead and count one launch (``kernel:NAME``), as
+        the compiled kernel makes. Outputs given are written in place; new ones come back C-contiguous."""
+        inputs = []
+        data = [self._operand(a, inputs) for a in args]     # fake arrays or scalars; NumPy arrays raise
+        self._launch(f"kernel:{name}", inputs)              # every array on the current device
+        result = twin(*data)
+
+        def wrap(r):
+            for a in inputs:
+                if r is a._data:                            # an output given: written in place
+                    return a
+            return self._new(r)
+        return tuple(map(wrap, result)) if isinstance(result, tuple) else wrap(result)
 
     def __getattr__(self, name):
         """Every other NumPy name: ufuncs and functions run on the fake arrays; types and constants as they are."""

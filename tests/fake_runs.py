@@ -28,11 +28,33 @@ def fake_data(n_train=120, n_test=50, seed=0):
     return SimpleNamespace(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y)
 
 
-def new_state(data, lr=1e-2, seed=3):
-    """A fresh TrainingState: an MLP with batch norm and dropout, Adam, batches of 16."""
+def new_state(data, lr=1e-2, seed=3, device="cpu"):
+    """A fresh TrainingState: an MLP with batch norm and dropout on ``device``, Adam, batches of 16."""
     manual_seed(seed)
-    model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default")
+    model = models.MLP(48, [32], 10, batch_norm=True, dropout=0.2, init="default").to(device)
     return TrainingState(model, optim.Adam(model.parameters(), lr=lr), training_batches(data, 16, seed))
+
+
+class WatchTraining:
+    """A model wrapped so that ``at_forward(i, output)`` sees each of its training forwards (i = 1, 2, ...)
+    and returns the output to use instead."""
+
+    def __init__(self, model, at_forward):
+        self.model, self.at_forward, self.forwards = model, at_forward, 0
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, x):
+        if not self.model.training:
+            return self.model(x)
+        self.forwards += 1
+        return self.at_forward(self.forwards, self.model(x))
+
+
+def nan_from(model, n):
+    """``model`` with its output, and so the loss, NaN from its ``n``-th training forward on."""
+    return WatchTraining(model, lambda i, output: output * float("nan") if i >= n else output)
 
 
 def run_in_folder(path, data, max_steps=30, resume=False, lr=1e-2, seed=3, state=None):

@@ -134,3 +134,22 @@ def test_check_axis_and_check_axes():
     with pytest.raises(checks.AxisError, match=r"op: axis 3 is out of range for a tensor with 3 dims "
                                                r"\(expected an int from -3 to 2\)"):
         checks.check_axis(3, 3, "op")
+
+
+def test_check_index_in_range_finds_the_axis_each_integer_array_indexes():
+    shape = (2, 3, 4)
+    assert checks.check_index_in_range((np.array([0, -2]), slice(None), np.array([3, -4])), shape) is None
+    assert checks.check_index_in_range((np.ones((2, 3), bool), np.array([3])), shape) is None
+    for index, message in [
+        (np.array([0, 2]), "index 2 is out of range for axis 0 with size 2"),
+        (np.array([-3]), "index -3 is out of range for axis 0 with size 2"),
+        ((Ellipsis, np.array([4])), "index 4 is out of range for axis 2 with size 4"),
+        ((None, 0, np.array([-4])), "index -4 is out of range for axis 1 with size 3"),
+        ((np.ones((2, 3), bool), np.array([5])), "index 5 is out of range for axis 2 with size 4"),
+        ((slice(None), Ellipsis, np.array([[1], [9]])), "index 9 is out of range for axis 2 with size 4"),
+        ((0, np.array([1, 3]), slice(None)), "index 3 is out of range for axis 1 with size 3"),
+    ]:
+        with pytest.raises(IndexError, match=f"getitem: {message}"):
+            checks.check_index_in_range(index, shape)
+    with pytest.raises(IndexError, match="getitem: index 0 is out of range for axis 0 with size 0"):
+        checks.check_index_in_range(np.array([0]), (0, 3))

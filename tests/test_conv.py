@@ -1,11 +1,12 @@
 """conv2d, and conv2d_composed (im2col then a matmul, differentiated by the engine): the two agree;
-gradchecks over kernel sizes, strides, paddings and shapes; parity with PyTorch; errors."""
+gradchecks over kernel sizes, strides, paddings and shapes; parity with PyTorch; errors.
+The computing tests run on each device (the ``device`` fixture of conftest.py)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_dl1 import Tensor, gradcheck, nn
+from tinygrad_dl1 import Tensor, backend, gradcheck, nn
 from tinygrad_dl1.nn import functional as F
 from tinygrad_dl1.ops import conv2d, conv2d_composed
 
@@ -42,32 +43,32 @@ def out_shape(x_shape, w_shape, stride, padding):
 @pytest.mark.parametrize("conv", BOTH)
 @settings(max_examples=40, deadline=None)
 @given(conv_cases())
-def test_gradcheck(conv, case):
+def test_gradcheck(device, conv, case):
     x_shape, w_shape, bias, stride, padding, seed = case
     x, w, b = arrays(x_shape, w_shape, bias, seed)
-    inputs = [Tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    inputs = [device.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
     assert gradcheck(lambda *t: conv(*t, stride=stride, padding=padding), inputs)
 
 
 @settings(max_examples=40, deadline=None)
 @given(conv_cases())
-def test_the_op_and_the_composed_version_give_the_same_outputs_and_gradients(case):
+def test_the_op_and_the_composed_version_give_the_same_outputs_and_gradients(device, case):
     x_shape, w_shape, bias, stride, padding, seed = case
     x, w, b = arrays(x_shape, w_shape, bias, seed)
     gy = np.random.default_rng(seed + 1).standard_normal(out_shape(x_shape, w_shape, stride, padding))
-    fused = ours_conv(x, w, b, stride, padding, gy, conv2d)
-    composed = ours_conv(x, w, b, stride, padding, gy, conv2d_composed)
+    fused = ours_conv(device, x, w, b, stride, padding, gy, conv2d)
+    composed = ours_conv(device, x, w, b, stride, padding, gy, conv2d_composed)
     for name, a, c in zip(("y", "dx", "dw", "db"), fused, composed):
         if a is not None:
             assert c.dtype == np.float64 and c.shape == a.shape, name
             np.testing.assert_allclose(c, a, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-def test_the_composed_version_is_im2col_then_a_matmul_that_the_engine_differentiates():
+def test_the_composed_version_is_im2col_then_a_matmul_that_the_engine_differentiates(device):
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
-    w = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
-    y = F.conv2d_composed(x, w, Tensor(np.zeros(4), requires_grad=True), padding=1)
+    x = device.tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    w = device.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d_composed(x, w, device.tensor(np.zeros(4), requires_grad=True), padding=1)
     names, stack = set(), [y.grad_fn]
     while stack:
         node = stack.pop()
@@ -76,12 +77,13 @@ def test_the_composed_version_is_im2col_then_a_matmul_that_the_engine_differenti
     assert {"Im2Col", "MatMul", "Add", "Transpose", "Reshape"} <= names and "Conv2d" not in names
 
 
-def test_gradcheck_of_two_convs_in_a_row():
+@pytest.mark.second_gpu
+def test_gradcheck_of_two_convs_in_a_row(device):
     # the second conv reads the first one's output as it comes (an NCHW view of channels-last memory)
     rng = np.random.default_rng(1)
-    x = Tensor(rng.standard_normal((2, 2, 6, 5)), requires_grad=True)
-    w1 = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
-    w2 = Tensor(rng.standard_normal((2, 3, 2, 2)), requires_grad=True)
+    x = device.tensor(rng.standard_normal((2, 2, 6, 5)), requires_grad=True)
+    w1 = device.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    w2 = device.tensor(rng.standard_normal((2, 3, 2, 2)), requires_grad=True)
     assert gradcheck(lambda x, w1, w2: conv2d(conv2d(x, w1, padding=1), w2, stride=2), [x, w1, w2])
 
 
@@ -94,23 +96,25 @@ def torch_conv(x, w, b, stride, padding, gy):
     return ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), None if b is None else tb.grad.numpy()
 
 
-def ours_conv(x, w, b, stride, padding, gy, conv=conv2d):
-    tensors = [Tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+def ours_conv(device, x, w, b, stride, padding, gy, conv=conv2d):
+    """The output and the gradients of x, w and b (None without a bias), as NumPy arrays."""
+    tensors = [device.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
     y = conv(*tensors, stride=stride, padding=padding)
-    y.backward(gy)
-    grads = [t.grad for t in tensors] + [None]
+    y.backward(device.array(gy))
+    assert all(backend.device_of(t.grad) == device.name for t in tensors)
+    grads = [device.to_host(t.grad) for t in tensors] + [None]
     return y.numpy(), grads[0], grads[1], grads[2]
 
 
 @pytest.mark.parametrize("conv", BOTH)
 @settings(max_examples=30, deadline=None)
 @given(conv_cases())
-def test_matches_pytorch(conv, case):
+def test_matches_pytorch(device, conv, case):
     x_shape, w_shape, bias, stride, padding, seed = case
     x, w, b = arrays(x_shape, w_shape, bias, seed)
     gy = np.random.default_rng(seed + 1).standard_normal(out_shape(x_shape, w_shape, stride, padding))
     theirs = torch_conv(x, w, b, stride, padding, gy)
-    ours = ours_conv(x, w, b, stride, padding, gy, conv)
+    ours = ours_conv(device, x, w, b, stride, padding, gy, conv)
     for name, a, t in zip(("y", "dx", "dw", "db"), ours, theirs):
         if t is not None:
             np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-10, err_msg=name)
@@ -118,26 +122,26 @@ def test_matches_pytorch(conv, case):
 
 @pytest.mark.parametrize("conv", BOTH)
 @pytest.mark.parametrize("cin,cout,side", [(3, 8, 8), (16, 16, 4), (8, 4, 2)])
-def test_matches_pytorch_float32_convnet_layer(conv, cin, cout, side):
+def test_matches_pytorch_float32_convnet_layer(device, conv, cin, cout, side):
     # the ConvNet's layers: 3x3, stride 1, padding 1, float32 all the way
     x, w, b = arrays((4, cin, side, side), (cout, cin, 3, 3), True, 7, np.float32)
     gy = np.random.default_rng(8).standard_normal((4, cout, side, side)).astype(np.float32)
-    ours = ours_conv(x, w, b, 1, 1, gy, conv)
+    ours = ours_conv(device, x, w, b, 1, 1, gy, conv)
     theirs = torch_conv(x, w, b, 1, 1, gy)
     for name, a, t in zip(("y", "dx", "dw", "db"), ours, theirs):
         assert a.dtype == np.float32, name
         np.testing.assert_allclose(a, t, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
-def test_saves_only_what_backward_needs():
+def test_saves_only_what_backward_needs(device):
     rng = np.random.default_rng(0)
-    x = Tensor(rng.standard_normal((2, 3, 5, 5)))
-    w = Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    x = device.tensor(rng.standard_normal((2, 3, 5, 5)))
+    w = device.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     y = conv2d(x, w, padding=1)
     assert y.grad_fn.weight_matrix is None and y.grad_fn.cols is not None      # the image needs no gradient
     y.sum().backward()
     assert x.grad is None and w.grad.shape == w.shape
-    x = Tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
+    x = device.tensor(rng.standard_normal((2, 3, 5, 5)), requires_grad=True)
     y = conv2d(x, Tensor(w.data), padding=1)
     assert y.grad_fn.cols is None and y.grad_fn.weight_matrix is not None      # a frozen weight: no cols kept
     y.sum().backward()
@@ -145,16 +149,16 @@ def test_saves_only_what_backward_needs():
 
 
 @pytest.mark.parametrize("conv", BOTH)
-def test_known_values(conv):
+def test_known_values(device, conv):
     # a 2x2 all-ones kernel sums each window; padding adds zeros
-    x = Tensor(np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)
-    w = Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
-    y = conv(x, w, Tensor(np.array([0.5])), stride=1, padding=0)
+    x = device.tensor(np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)
+    w = device.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    y = conv(x, w, device.tensor(np.array([0.5])), stride=1, padding=0)
     np.testing.assert_array_equal(y.numpy()[0, 0], [[8.5, 12.5], [20.5, 24.5]])
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])   # overlaps add up
-    np.testing.assert_array_equal(w.grad[0, 0], [[8, 12], [20, 24]])
-    y = conv(Tensor(np.ones((1, 1, 1, 1))), Tensor(np.ones((1, 1, 3, 3))), padding=1)
+    np.testing.assert_array_equal(device.to_host(x.grad)[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])   # overlaps add
+    np.testing.assert_array_equal(device.to_host(w.grad)[0, 0], [[8, 12], [20, 24]])
+    y = conv(device.tensor(np.ones((1, 1, 1, 1))), device.tensor(np.ones((1, 1, 3, 3))), padding=1)
     np.testing.assert_array_equal(y.numpy(), np.ones((1, 1, 1, 1)))
 
 

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
+from tinygrad_dl1 import backend
 from tinygrad_dl1 import data as data_layer
 from tinygrad_dl1.data import (
     BatchStream,
@@ -398,6 +399,34 @@ def test_stream_resumes_exactly(steps_before):
     resumed.load_state_dict(state)
     got = take(resumed, 20)
     assert all(np.array_equal(u, v) for u, v in zip(expected, got))
+
+
+def test_a_stream_on_a_device_gathers_the_same_batches_there(device):
+    x, y = toy()
+    on_cpu, there = BatchStream(x, y, 7, seed=5), BatchStream(x, y, 7, seed=5).to(device.name)
+    assert there.device == device.name and there.to(device.name) is there
+    for _ in range(20):                          # nearly three epochs of 7 batches
+        (xa, ya), (xb, yb) = next(on_cpu), next(there)
+        assert backend.device_of(xb) == backend.device_of(yb) == device.name
+        np.testing.assert_array_equal(device.to_host(xb), xa)
+        np.testing.assert_array_equal(device.to_host(yb), ya)
+    resumed = BatchStream(x, y, 7, seed=999).to(device.name)
+    resumed.load_state_dict(json.loads(json.dumps(there.state_dict())))
+    for _ in range(10):
+        np.testing.assert_array_equal(device.to_host(next(resumed)[1]), next(on_cpu)[1])
+
+
+def test_a_stream_on_a_gpu_copies_its_samples_once_and_then_one_order_per_epoch(device):
+    if device.fake is None:
+        pytest.skip("counts copies on the stand-in")
+    stream = BatchStream(*toy(), 7, seed=5)      # 7 batches per epoch
+    with device.fake.counting() as counts:
+        stream.to(device.name)
+        for _ in range(7):
+            next(stream)
+        assert (counts.uploads, counts.syncs) == (3, 0)   # x, y and the first epoch's order
+        next(stream)
+    assert counts.uploads == 4                   # and the second epoch's
 
 
 def test_stream_state_of_another_shape_is_refused():

@@ -208,6 +208,27 @@ def test_fuse_counts_one_launch_per_call(xp):
         reads(x)
 
 
+def test_run_kernel_runs_the_twin_as_one_launch(xp):
+    def twin(x, alpha, y, z):                     # y += alpha * x in place; z = x[::-1], written in place
+        y += alpha * x
+        z[...] = x[::-1]
+        return y, z
+
+    x, y, z = xp.arange(3.0), xp.ones(3), xp.empty(3)
+    with xp.counting() as c:
+        out = xp.run_kernel("axpy", twin, x, 2.0, y, z)
+    assert out[0] is y and out[1] is z            # outputs given come back as they are, written in place
+    assert (c.launches, dict(c.launch_names), c.syncs) == (1, {"kernel:axpy": 1}, 0)
+    assert y.get().tolist() == [1, 3, 5] and z.get().tolist() == [2, 1, 0]
+
+    new = xp.run_kernel("reverse", lambda x: x[::-1], x)     # a new output: its own C-contiguous array
+    assert new.flags.c_contiguous and new.base is None and new.get().tolist() == [2, 1, 0]
+    with pytest.raises(TypeError, match="mixed"):
+        xp.run_kernel("axpy", twin, np.arange(3.0), 2.0, y, z)
+    with xp.cuda.Device(1), pytest.raises(ValueError, match="different from the current device"):
+        xp.run_kernel("axpy", twin, x, 2.0, y, z)
+
+
 def test_arrays_live_on_the_device_current_when_made(xp):
     assert xp.cuda.runtime.getDeviceCount() == 2
     a = xp.zeros(3)

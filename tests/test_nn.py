@@ -1,17 +1,19 @@
 """nn: how modules find their parameters, switch modes, save and load (PyTorch's keys and
-layouts, both ways), initialise, and that each layer's forward has the right gradient."""
+layouts, both ways), initialise, and that each layer's forward has the right gradient.
+The tests that compute or move arrays run on each device (the ``device`` fixture of conftest.py);
+the others (finding parameters, repr, initialisation on the CPU) do not depend on one."""
 import math
 
 import numpy as np
 import pytest
 
 import tinygrad_dl1
-from tinygrad_dl1 import Tensor, gradcheck, nn, no_grad
+from tinygrad_dl1 import Tensor, backend, gradcheck, nn, no_grad
 from tinygrad_dl1.nn import functional as F
 
 
-def rand(*shape, seed=0, dtype=np.float32):
-    return Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+def rand(*shape, seed=0, dtype=np.float32, device="cpu"):
+    return Tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), device=device)
 
 
 def mlp(ours=True):
@@ -83,19 +85,27 @@ def test_train_and_eval_reach_every_module():
     assert all(m.training for m in model.modules())
 
 
-def test_zero_grad_sets_every_grad_to_none():
-    model = mlp()
-    F.cross_entropy(model(rand(10, 6)), np.arange(10) % 3).backward()
+def test_zero_grad_sets_every_grad_to_none(device):
+    model = mlp().to(device.name)
+    F.cross_entropy(model(rand(10, 6, device=device.name)), np.arange(10) % 3).backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_to_cpu_keeps_everything_in_place():
+def test_to_moves_every_parameter_buffer_and_gradient_and_keeps_them_where_they_are(device):
     model = mlp()
-    arrays = [p.data for p in model.parameters()]
-    assert model.to("cpu") is model
-    assert all(p.data is a for p, a in zip(model.parameters(), arrays))
+    F.cross_entropy(model(rand(10, 6)), np.arange(10) % 3).backward()
+    state = model.state_dict()
+    assert model.to(device.name) is model
+    tensors = [*model.parameters(), *model.buffers()]
+    assert {t.device for t in tensors} == {backend.device_of(p.grad) for p in model.parameters()} == {device.name}
+    arrays = [t.data for t in tensors]
+    assert model.to(device.name) is model
+    assert all(t.data is a for t, a in zip(tensors, arrays))        # already there: nothing copied
+    model.to("cpu")
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
     with pytest.raises(ValueError, match="unknown device"):
         model.to("tpu")
 
@@ -121,8 +131,8 @@ def test_sequential_is_indexable_sized_and_iterable():
 # ----- state_dict with PyTorch's keys, both ways -----
 
 @pytest.mark.parametrize("make, _", MODELS)
-def test_state_dict_has_pytorchs_keys_shapes_and_dtypes(make, _):
-    ours, theirs = make().state_dict(), make(ours=False).state_dict()
+def test_state_dict_has_pytorchs_keys_shapes_and_dtypes(device, make, _):
+    ours, theirs = make().to(device.name).state_dict(), make(ours=False).state_dict()
     assert list(ours) == list(theirs)
     for key in ours:
         assert isinstance(ours[key], np.ndarray)
@@ -130,12 +140,12 @@ def test_state_dict_has_pytorchs_keys_shapes_and_dtypes(make, _):
         assert ours[key].dtype == theirs[key].numpy().dtype, key
 
 
-def test_state_dict_values_are_copies():
-    model = mlp()
+def test_state_dict_values_are_copies(device):
+    model = mlp().to(device.name)
     state = model.state_dict()
     state["0.weight"][...] = 7
     state["1.running_mean"][...] = 7
-    assert not (model[0].weight.data == 7).any() and not (model[1].running_mean.data == 7).any()
+    assert not (model[0].weight.numpy() == 7).any() and not (model[1].running_mean.numpy() == 7).any()
 
 
 def torch_trained(make, shape):
@@ -144,7 +154,7 @@ def torch_trained(make, shape):
     torch.manual_seed(0)
     model = make(ours=False)
     for seed in range(3):
-        model(torch.tensor(rand(*shape, seed=seed + 10).data * 2 + 1))
+        model(torch.tensor(rand(*shape, seed=seed + 10).numpy() * 2 + 1))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -154,38 +164,39 @@ def torch_trained(make, shape):
 
 
 @pytest.mark.parametrize("make, shape", MODELS)
-def test_a_pytorch_state_dict_loads_and_gives_the_same_outputs_in_eval_and_train(make, shape):
+def test_a_pytorch_state_dict_loads_and_gives_the_same_outputs_in_eval_and_train(device, make, shape):
     torch = pytest.importorskip("torch")
     theirs = torch_trained(make, shape)
-    ours = make()
+    ours = make().to(device.name)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    x = rand(*shape, seed=1)
+    x = rand(*shape, seed=1, device=device.name)
     for mode in ("eval", "train"):
         getattr(ours, mode)(), getattr(theirs, mode)()
         for m in [*ours.modules(), *theirs.modules()]:      # no dropout, so outputs can be compared
             m.training = m.training and type(m).__name__ != "Dropout"
-        got, want = ours(x).numpy(), theirs(torch.tensor(x.data)).detach().numpy()
+        got, want = ours(x).numpy(), theirs(torch.tensor(x.numpy())).detach().numpy()
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     for key, value in theirs.state_dict().items():        # and the running statistics moved alike
         np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make, shape", MODELS)
-def test_our_state_dict_loads_into_pytorch(make, shape):
+def test_our_state_dict_loads_into_pytorch(device, make, shape):
     torch = pytest.importorskip("torch")
-    ours = make()
+    ours = make().to(device.name)
     with no_grad():
-        ours(rand(*shape))                                 # move the running statistics
+        ours(rand(*shape, device=device.name))             # move the running statistics
     theirs = make(ours=False)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
-    x = rand(*shape, seed=2)
-    np.testing.assert_allclose(ours(x).numpy(), theirs(torch.tensor(x.data)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    x = rand(*shape, seed=2, device=device.name)
+    np.testing.assert_allclose(ours(x).numpy(), theirs(torch.tensor(x.numpy())).detach().numpy(), rtol=1e-4,
+                               atol=1e-5)
     assert int(theirs[1].num_batches_tracked) == 1
 
 
-def test_load_state_dict_names_missing_unexpected_and_misshaped_keys_and_changes_nothing():
-    model = mlp()
+def test_load_state_dict_names_missing_unexpected_and_misshaped_keys_and_changes_nothing(device):
+    model = mlp().to(device.name)
     state = model.state_dict()
     before = {k: v.copy() for k, v in state.items()}
     state["0.weight"] = np.zeros((8, 7))
@@ -202,27 +213,30 @@ def test_load_state_dict_names_missing_unexpected_and_misshaped_keys_and_changes
         np.testing.assert_array_equal(value, before[key])
 
 
-def test_non_strict_loading_reports_keys_but_still_refuses_wrong_shapes():
-    model = mlp()
+def test_non_strict_loading_reports_keys_but_still_refuses_wrong_shapes(device):
+    model = mlp().to(device.name)
     state = model.state_dict()
     state["4.bias"] = state["4.bias"] + 1
     del state["0.weight"]
     state["extra"] = np.zeros(1)
     result = model.load_state_dict(state, strict=False)
     assert result.missing_keys == ["0.weight"] and result.unexpected_keys == ["extra"]
-    np.testing.assert_array_equal(model[4].bias.data, state["4.bias"])
+    np.testing.assert_array_equal(model[4].bias.numpy(), state["4.bias"])
     state["4.bias"] = np.zeros(4)
     with pytest.raises(ValueError, match=r"4.bias: shape \(4,\) in the state dict, \(3,\) in the model"):
         model.load_state_dict(state, strict=False)
 
 
-def test_loading_copies_into_the_existing_arrays_and_keeps_their_dtype():
-    model = mlp()
+@pytest.mark.second_gpu
+def test_loading_copies_into_the_existing_arrays_and_keeps_their_dtype(device):
+    model = mlp().to(device.name)
     weight = model[0].weight.data
     state = {k: v.astype(np.float64) if v.dtype == np.float32 else v for k, v in model.state_dict().items()}
     state["0.weight"] = np.full((8, 6), 0.5)
+    state["1.running_mean"] = Tensor(np.full(8, 0.25))                 # a Tensor (on the CPU) loads too
     model.load_state_dict(state)
-    assert model[0].weight.data is weight and weight.dtype == np.float32 and (weight == 0.5).all()
+    assert model[0].weight.data is weight and weight.dtype == np.float32 and (device.to_host(weight) == 0.5).all()
+    assert model[1].running_mean.device == device.name and (model[1].running_mean.numpy() == 0.25).all()
 
 
 # ----- initialisation -----
@@ -250,50 +264,51 @@ def test_linear_takes_pytorchs_arguments_only():
         nn.Linear(2, 2, init="assignment")      # the assignment's init lives in models.MLP
 
 
-def test_seeding_makes_initialisation_and_dropout_reproducible():
+def test_seeding_makes_initialisation_and_dropout_reproducible(device):
     def run():
         tinygrad_dl1.manual_seed(3)
-        model = mlp()
-        return [p.numpy() for p in model.parameters()] + [F.dropout(rand(5, 5), 0.5).numpy()]
+        model = mlp().to(device.name)
+        return [p.numpy() for p in model.parameters()] + [F.dropout(rand(5, 5, device=device.name), 0.5).numpy()]
     for a, b in zip(run(), run()):
         np.testing.assert_array_equal(a, b)
 
 
 # ----- dropout -----
 
-def test_dropout_keeps_the_mean_drops_a_fraction_p_and_scales_the_rest():
-    x = Tensor(np.ones((400, 500), np.float32))
-    y = F.dropout(x, 0.3, training=True, generator=np.random.default_rng(0)).data
+def test_dropout_keeps_the_mean_drops_a_fraction_p_and_scales_the_rest(device):
+    x = device.tensor(np.ones((400, 500), np.float32))
+    y = F.dropout(x, 0.3, training=True, generator=np.random.default_rng(0)).numpy()
     assert y.dtype == np.float32
     assert abs((y == 0).mean() - 0.3) < 0.005
     np.testing.assert_allclose(y[y != 0], 1 / 0.7, rtol=1e-6)
     assert abs(y.mean() - 1) < 0.01
 
 
-def test_dropout_is_the_identity_in_eval_mode_or_with_p_0_and_zero_with_p_1():
-    x = rand(4, 5)
+def test_dropout_is_the_identity_in_eval_mode_or_with_p_0_and_zero_with_p_1(device):
+    x = rand(4, 5, device=device.name)
     layer = nn.Dropout(0.5).eval()
-    np.testing.assert_array_equal(layer(x).data, x.data)
-    np.testing.assert_array_equal(F.dropout(x, 0.0, True).data, x.data)
+    np.testing.assert_array_equal(layer(x).numpy(), x.numpy())
+    np.testing.assert_array_equal(F.dropout(x, 0.0, True).numpy(), x.numpy())
     x.requires_grad_()
     y = F.dropout(x, 1.0, True)
-    assert (y.data == 0).all()
+    assert (y.numpy() == 0).all()
     y.sum().backward()
-    assert (x.grad == 0).all()
+    assert (device.to_host(x.grad) == 0).all()
 
 
-def test_dropout_gradient_goes_through_the_mask_only():
-    x = Tensor(np.random.default_rng(0).standard_normal((30, 40)), requires_grad=True)
+def test_dropout_gradient_goes_through_the_mask_only(device):
+    x = device.tensor(np.random.default_rng(0).standard_normal((30, 40)), requires_grad=True)
     y = nn.Dropout(0.25)(x)
     g = np.random.default_rng(1).standard_normal(y.shape)
-    y.backward(g)
-    kept = y.data != 0
+    y.backward(device.array(g))
+    kept = y.numpy() != 0
     assert 0.6 < kept.mean() < 0.9
-    np.testing.assert_allclose(x.grad, g * kept / 0.75)
+    np.testing.assert_allclose(device.to_host(x.grad), g * kept / 0.75)
+
     def same_mask_each_call(a):
         return F.dropout(a, 0.4, True, generator=np.random.default_rng(5))
 
-    assert gradcheck(same_mask_each_call, [rand(6, 7, dtype=np.float64).requires_grad_()])
+    assert gradcheck(same_mask_each_call, [rand(6, 7, dtype=np.float64, device=device.name).requires_grad_()])
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, "0.5", None, True])
@@ -325,6 +340,7 @@ def gradcheck_module(module, x):
     return gradcheck(fn, [x.requires_grad_()] + list(module.parameters()))
 
 
+@pytest.mark.second_gpu
 @pytest.mark.parametrize("make, shape", [
     (lambda: nn.Linear(4, 3), (5, 4)),
     (lambda: nn.Linear(4, 3, bias=False), (2, 5, 4)),
@@ -340,40 +356,41 @@ def gradcheck_module(module, x):
     (lambda: mlp()[:3], (5, 6)),
     (lambda: convnet()[:5], (2, 3, 4, 4)),
 ])
-def test_each_layers_forward_passes_gradcheck(make, shape):
-    x = Tensor(np.random.default_rng(0).uniform(-2, 2, shape) + 0.05)    # away from relu's kink
-    assert gradcheck_module(make(), x)
+def test_each_layers_forward_passes_gradcheck(device, make, shape):
+    x = device.tensor(np.random.default_rng(0).uniform(-2, 2, shape) + 0.05)    # away from relu's kink
+    assert gradcheck_module(make().to(device.name), x)
 
 
 @pytest.mark.parametrize("make, shape", MODELS)
-def test_forward_and_backward_match_pytorch_in_training_mode(make, shape):
+def test_forward_and_backward_match_pytorch_in_training_mode(device, make, shape):
     torch = pytest.importorskip("torch")
     theirs = torch_trained(make, shape)
-    ours = make()
+    ours = make().to(device.name)
     ours.load_state_dict(theirs.state_dict())                             # torch tensors load as they are
     ours[3].training = theirs[3].training = False                         # dropout or pool: no randomness
-    x = rand(*shape, seed=4)
+    x = rand(*shape, seed=4, device=device.name)
     target = np.arange(shape[0]) % 3
     F.cross_entropy(ours(x), target).backward()
-    loss = torch.nn.functional.cross_entropy(theirs(torch.tensor(x.data)), torch.tensor(target))
+    loss = torch.nn.functional.cross_entropy(theirs(torch.tensor(x.numpy())), torch.tensor(target))
     loss.backward()
     their_grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, their_grads[name].grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(device.to_host(p.grad), their_grads[name].grad.numpy(), rtol=1e-3, atol=1e-5,
+                                   err_msg=name)
 
 
-def test_flatten_and_leaky_relu_do_what_they_say():
-    x = rand(2, 3, 4, 5)
+def test_flatten_and_leaky_relu_do_what_they_say(device):
+    x = rand(2, 3, 4, 5, device=device.name)
     assert nn.Flatten()(x).shape == (2, 60) and nn.Flatten(0, 1)(x).shape == (6, 4, 5)
-    y = nn.LeakyReLU(0.2)(x).data
-    np.testing.assert_allclose(y, np.where(x.data > 0, x.data, 0.2 * x.data))
+    y, x = nn.LeakyReLU(0.2)(x).numpy(), x.numpy()
+    np.testing.assert_allclose(y, np.where(x > 0, x, 0.2 * x))
 
 
-def test_batch_norm_layers_count_batches_in_training_only_and_check_their_input():
-    bn = nn.BatchNorm2d(3)
-    bn(rand(4, 3, 2, 2))
-    bn(rand(4, 3, 2, 2))
-    bn.eval()(rand(4, 3, 2, 2))
+def test_batch_norm_layers_count_batches_in_training_only_and_check_their_input(device):
+    bn = nn.BatchNorm2d(3).to(device.name)
+    bn(rand(4, 3, 2, 2, device=device.name))
+    bn(rand(4, 3, 2, 2, device=device.name))
+    bn.eval()(rand(4, 3, 2, 2, device=device.name))
     assert int(bn.num_batches_tracked.item()) == 2
     assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
     assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
@@ -392,19 +409,23 @@ def test_layers_of_zero_or_negative_width_raise():
             make()
 
 
-def test_batch_norm_momentum_none_keeps_the_plain_average_as_pytorch():
+@pytest.mark.second_gpu
+def test_batch_norm_momentum_none_keeps_the_plain_average_as_pytorch(device):
     torch = pytest.importorskip("torch")
-    ours, theirs = nn.BatchNorm1d(3, momentum=None), torch.nn.BatchNorm1d(3, momentum=None)
+    ours, theirs = nn.BatchNorm1d(3, momentum=None).to(device.name), torch.nn.BatchNorm1d(3, momentum=None)
     for seed in range(4):
         x = rand(5, 3, seed=seed)
-        ours(x)
-        theirs(torch.tensor(x.data))
+        ours(x.to(device.name))
+        theirs(torch.tensor(x.numpy()))
     for key, value in ours.state_dict().items():
         np.testing.assert_allclose(value, theirs.state_dict()[key].numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
-def test_parameter_holds_a_copy_of_the_callers_array():
-    array = np.ones(3, np.float32)
+@pytest.mark.second_gpu
+def test_parameter_holds_a_copy_of_the_callers_array_on_its_device(device):
+    array = device.array(np.ones(3, np.float32))
     p = nn.Parameter(array)
-    p.data -= 1
-    assert (array == 1).all()
+    assert p.device == device.name
+    with backend.device_scope(p.data):
+        p.data -= 1
+    assert (device.to_host(array) == 1).all()

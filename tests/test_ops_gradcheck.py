@@ -4,7 +4,7 @@ One hypothesis property per op: shapes of 0 to 4 dims with size-1 dims, broadcas
 pairs, axes, indices and values drawn by ``strategies``; inputs kept inside each op's
 domain and away from kinks and ties. Below: numerical stability at huge logits, float32
 staying float32 through forward and backward, and a check that these very tests catch
-a wrong backward.
+a wrong backward. Every test runs on each device (the ``device`` fixture of conftest.py).
 """
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_dl1.tensor as tensor_module
-from tinygrad_dl1 import GradcheckError, Tensor, gradcheck, no_grad, ops
+from tinygrad_dl1 import GradcheckError, Tensor, backend, gradcheck, no_grad, ops
 from tinygrad_dl1.ops import activation, elementwise, loss, products, reduce
 from tinygrad_dl1.ops import shape as shape_ops  # "shape" is a parameter of many tests below
 
@@ -24,23 +24,23 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 RTOL, ATOL = 1e-10, 1e-12   # forward: float64 against NumPy
 
 
-def check(fn, arrays, expected):
-    """fn(*tensors) equals ``expected`` (shape, float64, values) and passes gradcheck.
+def check(device, fn, arrays, expected):
+    """fn(*tensors) on ``device`` equals ``expected`` (shape, float64, values) and passes gradcheck.
 
     ``arrays`` are the float64 inputs that require grad; anything else fn needs it closes over."""
-    tensors = [Tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays]
+    tensors = [device.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays]
     out = fn(*tensors)
     expected = np.asarray(expected)
     assert isinstance(out, Tensor)
-    assert out.dtype == np.float64
+    assert out.dtype == np.float64 and out.device == device.name
     assert out.shape == expected.shape, (out.shape, expected.shape)
     np.testing.assert_allclose(out.numpy(), expected, rtol=RTOL, atol=ATOL)
     # gradcheck lets NaN gradients through (NaN > tolerance is False), so look at them here
-    out.backward(np.random.default_rng(1).standard_normal(out.shape))
+    out.backward(device.array(np.random.default_rng(1).standard_normal(out.shape)))
     for t in tensors:
-        assert isinstance(t.grad, np.ndarray) and t.grad.shape == t.shape and t.grad.dtype == np.float64, \
+        assert backend.device_of(t.grad) == device.name and t.grad.shape == t.shape and t.grad.dtype == np.float64, \
             f"bad gradient {t.grad!r} for an input of shape {t.shape}"
-        assert np.isfinite(t.grad).all(), f"non-finite gradient {t.grad}"
+        assert np.isfinite(device.to_host(t.grad)).all(), f"non-finite gradient {t.grad}"
     assert gradcheck(fn, tensors)
 
 
@@ -56,18 +56,18 @@ BINARY = S.BINARY_CASES
 
 @pytest.mark.parametrize("name", BINARY)
 @given(shapes=S.broadcastable_shapes(), data=st.data())
-def test_binary_broadcast(name, shapes, data):
+def test_binary_broadcast(device, name, shapes, data):
     fn, denominator = BINARY[name]
     a = data.draw(S.arrays(shapes[0]), label="a")
     b = data.draw(denominator(shapes[1]), label="b")
-    check(fn, [a, b], fn(a, b))
+    check(device, fn, [a, b], fn(a, b))
 
 
 @pytest.mark.parametrize("wrapper, name", [(ops.add, "add"), (ops.sub, "sub"), (ops.mul, "mul"), (ops.div, "div")])
-def test_binary_wrappers_match_operators(wrapper, name):
+def test_binary_wrappers_match_operators(device, wrapper, name):
     a, b = np.array([[1.5, -2.0, 3.0]]), np.array([[0.5], [-4.0]])
     fn = BINARY[name][0]
-    check(wrapper, [a, b], fn(a, b))
+    check(device, wrapper, [a, b], fn(a, b))
 
 
 def _self_binary(t):
@@ -75,14 +75,14 @@ def _self_binary(t):
 
 
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_same_tensor_on_both_sides(shape, data):
+def test_same_tensor_on_both_sides(device, shape, data):
     """a * a, a - a, a / a, a + a: one input used twice; its gradients add up."""
     a = data.draw(S.away_from_zero(shape, low=0.5))
-    check(_self_binary, [a], a * a + 1 + 2 * a)
+    check(device, _self_binary, [a], a * a + 1 + 2 * a)
 
 
-def test_same_0d_tensor_on_both_sides():
-    check(_self_binary, [np.array(1.5)], 1.5 * 1.5 + 1 + 2 * 1.5)
+def test_same_0d_tensor_on_both_sides(device):
+    check(device, _self_binary, [np.array(1.5)], 1.5 * 1.5 + 1 + 2 * 1.5)
 
 
 # ----- elementwise with a Python scalar on either side; pow and rpow -----
@@ -93,94 +93,94 @@ SCALAR = S.SCALAR_CASES
 
 @pytest.mark.parametrize("name", SCALAR)
 @given(shape=S.shapes(), data=st.data())
-def test_scalar_operand(name, shape, data):
+def test_scalar_operand(device, name, shape, data):
     fn, values = SCALAR[name]
     x = data.draw(values(shape))
-    check(fn, [x], fn(x))
+    check(device, fn, [x], fn(x))
 
 
-def test_pow_and_rpow_wrappers():
+def test_pow_and_rpow_wrappers(device):
     x = np.array([0.5, 1.5, 2.5])
-    check(lambda t: ops.pow(t, 3), [x], x ** 3)
-    check(lambda t: ops.rpow(3.0, t), [x], 3.0 ** x)
+    check(device, lambda t: ops.pow(t, 3), [x], x ** 3)
+    check(device, lambda t: ops.rpow(3.0, t), [x], 3.0 ** x)
 
 
-def test_pow_zero_exponent_at_zero_has_zero_gradient():
+def test_pow_zero_exponent_at_zero_has_zero_gradient(device):
     """d(x^0)/dx = 0 everywhere, x = 0 included (it was 0 * 0^-1 = nan)."""
-    t = Tensor(np.array([0.0, 2.0]), requires_grad=True)
-    with np.errstate(all="raise"):
+    t = device.tensor(np.array([0.0, 2.0]), requires_grad=True)
+    with device.errstate(all="raise"):
         (t ** 0).sum().backward()
-    np.testing.assert_array_equal(t.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(device.to_host(t.grad), [0.0, 0.0])
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_exp(shape, data):
+def test_exp(device, shape, data):
     x = data.draw(S.arrays(shape))
-    check(lambda t: t.exp(), [x], np.exp(x))
-    check(ops.exp, [x], np.exp(x))
+    check(device, lambda t: t.exp(), [x], np.exp(x))
+    check(device, ops.exp, [x], np.exp(x))
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_log(shape, data):
+def test_log(device, shape, data):
     x = data.draw(S.positive(shape, low=0.1, high=10.0))
-    check(lambda t: t.log(), [x], np.log(x))
-    check(ops.log, [x], np.log(x))
+    check(device, lambda t: t.log(), [x], np.log(x))
+    check(device, ops.log, [x], np.log(x))
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_neg(shape, data):
+def test_neg(device, shape, data):
     x = data.draw(S.arrays(shape))
-    check(ops.neg, [x], -x)
+    check(device, ops.neg, [x], -x)
 
 
 # ----- reductions -----
 
 @pytest.mark.parametrize("name", ["sum", "mean"])
 @given(shape=S.shapes(), keepdims=st.booleans(), data=st.data())
-def test_sum_mean(name, shape, keepdims, data):
+def test_sum_mean(device, name, shape, keepdims, data):
     x = data.draw(S.arrays(shape))
     axis = data.draw(S.axes(len(shape), allow_empty=True), label="axis")
     expected = getattr(np, name)(x, axis=axis, keepdims=keepdims)
-    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x], expected)
-    check(lambda t: getattr(ops, name)(t, axis, keepdims), [x], expected)
+    check(device, lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x], expected)
+    check(device, lambda t: getattr(ops, name)(t, axis, keepdims), [x], expected)
 
 
 @given(shape=S.shapes(), keepdims=st.booleans(), data=st.data())
-def test_max(shape, keepdims, data):
+def test_max(device, shape, keepdims, data):
     x = data.draw(S.distinct(shape))
     axis = data.draw(S.axes(len(shape)), label="axis")
-    check(lambda t: t.max(axis=axis, keepdims=keepdims), [x], np.max(x, axis=axis, keepdims=keepdims))
+    check(device, lambda t: t.max(axis=axis, keepdims=keepdims), [x], np.max(x, axis=axis, keepdims=keepdims))
 
 
-def test_max_shares_the_gradient_evenly_between_ties():
-    t = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), requires_grad=True)
-    t.max(axis=1).backward(np.array([6.0, 3.0]))
-    np.testing.assert_array_equal(t.grad, [[0.0, 3.0, 3.0], [1.0, 1.0, 1.0]])
+def test_max_shares_the_gradient_evenly_between_ties(device):
+    t = device.tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), requires_grad=True)
+    t.max(axis=1).backward(device.array([6.0, 3.0]))
+    np.testing.assert_array_equal(device.to_host(t.grad), [[0.0, 3.0, 3.0], [1.0, 1.0, 1.0]])
 
 
 # ----- shape ops -----
 
 @given(shape=S.shapes(), data=st.data())
-def test_reshape(shape, data):
+def test_reshape(device, shape, data):
     x = data.draw(S.arrays(shape))
     target = data.draw(S.reshape_targets(shape), label="target")
-    check(lambda t: t.reshape(*target), [x], x.reshape(target))
-    check(lambda t: t.reshape(target), [x], x.reshape(target))
+    check(device, lambda t: t.reshape(*target), [x], x.reshape(target))
+    check(device, lambda t: t.reshape(target), [x], x.reshape(target))
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_transpose(shape, data):
+def test_transpose(device, shape, data):
     x = data.draw(S.arrays(shape))
     perm = data.draw(st.permutations(range(len(shape))), label="perm")
     signed = tuple(p - len(shape) if data.draw(st.booleans()) else p for p in perm)
-    check(lambda t: t.transpose(*signed), [x], x.transpose(perm))
-    check(lambda t: t.transpose(signed), [x], x.transpose(perm))
-    check(lambda t: t.transpose(), [x], x.transpose())
-    check(lambda t: t.T, [x], x.T)
+    check(device, lambda t: t.transpose(*signed), [x], x.transpose(perm))
+    check(device, lambda t: t.transpose(signed), [x], x.transpose(perm))
+    check(device, lambda t: t.transpose(), [x], x.transpose())
+    check(device, lambda t: t.T, [x], x.T)
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_flatten(shape, data):
+def test_flatten(device, shape, data):
     x = data.draw(S.arrays(shape))
     start, end = data.draw(S.flatten_dims(len(shape)), label="dims")
     if x.ndim == 0:
@@ -188,93 +188,94 @@ def test_flatten(shape, data):
     else:
         s, e = start % x.ndim, end % x.ndim
         expected = x.reshape(shape[:s] + (-1,) + shape[e + 1:])
-    check(lambda t: t.flatten(start, end), [x], expected)
+    check(device, lambda t: t.flatten(start, end), [x], expected)
 
 
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_getitem_basic(shape, data):
+def test_getitem_basic(device, shape, data):
     x = data.draw(S.arrays(shape))
     index = data.draw(S.basic_indices(shape), label="index")
-    check(lambda t: t[index], [x], x[index])
+    check(device, lambda t: t[index], [x], x[index])
 
 
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_getitem_integer_arrays_accumulate(shape, data):
+def test_getitem_integer_arrays_accumulate(device, shape, data):
     x = data.draw(S.arrays(shape))
     index = data.draw(S.advanced_indices(shape), label="index")
-    check(lambda t: t[index], [x], x[index])
+    check(device, lambda t: t[index], [x], x[index])
 
 
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_getitem_boolean_mask(shape, data):
+def test_getitem_boolean_mask(device, shape, data):
     x = data.draw(S.arrays(shape))
     index = data.draw(S.mask_indices(shape), label="mask")
-    check(lambda t: t[index], [x], x[index])
+    check(device, lambda t: t[index], [x], x[index])
 
 
-def test_getitem_repeated_index_counts_each_time():
-    t = Tensor(np.arange(4.0), requires_grad=True)
-    t[np.array([1, 1, 3, 1, -1])].backward(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
-    np.testing.assert_array_equal(t.grad, [0.0, 7.0, 0.0, 8.0])
+def test_getitem_repeated_index_counts_each_time(device):
+    t = device.tensor(np.arange(4.0), requires_grad=True)
+    t[np.array([1, 1, 3, 1, -1])].backward(device.array([1.0, 2.0, 3.0, 4.0, 5.0]))   # a NumPy index
+    np.testing.assert_array_equal(device.to_host(t.grad), [0.0, 7.0, 0.0, 8.0])
     t.grad = None
-    t[[0, 0], ].backward(np.array([1.0, 1.0]))       # a list index, inside a tuple
-    np.testing.assert_array_equal(t.grad, [2.0, 0.0, 0.0, 0.0])
-    t.grad = None
-    t[Tensor(np.array([2, 2]))].sum().backward()    # an integer Tensor index
-    np.testing.assert_array_equal(t.grad, [0.0, 0.0, 2.0, 0.0])
+    t[[0, 0], ].backward(device.array([1.0, 1.0]))       # a list index, inside a tuple
+    np.testing.assert_array_equal(device.to_host(t.grad), [2.0, 0.0, 0.0, 0.0])
+    for index in (Tensor(np.array([2, 2])), device.tensor(np.array([2, 2]))):   # integer Tensors, anywhere
+        t.grad = None
+        t[index].sum().backward()
+        np.testing.assert_array_equal(device.to_host(t.grad), [0.0, 0.0, 2.0, 0.0])
 
 
 # ----- matmul, linear -----
 
 @pytest.mark.parametrize("kind", S.MATMUL_KINDS)
 @given(data=st.data())
-def test_matmul(kind, data):
+def test_matmul(device, kind, data):
     shapes = data.draw(S.matmul_shapes(kind), label="shapes")
     a = data.draw(S.arrays(shapes[0]), label="a")
     b = data.draw(S.arrays(shapes[1]), label="b")
-    check(lambda x, y: x @ y, [a, b], a @ b)
-    check(ops.matmul, [a, b], a @ b)
+    check(device, lambda x, y: x @ y, [a, b], a @ b)
+    check(device, ops.matmul, [a, b], a @ b)
 
 
 @given(n_in=st.integers(1, 4), n_out=st.integers(1, 4), lead=S.shapes(0, 2), bias=st.booleans(), data=st.data())
-def test_linear(n_in, n_out, lead, bias, data):
+def test_linear(device, n_in, n_out, lead, bias, data):
     x = data.draw(S.arrays(lead + (n_in,)), label="x")
     w = data.draw(S.arrays((n_out, n_in)), label="w")
     if bias:
         b = data.draw(S.arrays((n_out,)), label="b")
-        check(ops.linear, [x, w, b], x @ w.T + b)
+        check(device, ops.linear, [x, w, b], x @ w.T + b)
     else:
-        check(ops.linear, [x, w], x @ w.T)
+        check(device, ops.linear, [x, w], x @ w.T)
 
 
-def test_linear_with_constant_input():
+def test_linear_with_constant_input(device):
     """Only w and b need grad (an MLP's first layer): x's gradient is skipped, the rest is right."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 3))
     w, b = rng.standard_normal((2, 3)), rng.standard_normal(2)
-    check(lambda w_, b_: ops.linear(Tensor(x), w_, b_), [w, b], x @ w.T + b)
+    check(device, lambda w_, b_: ops.linear(device.tensor(x), w_, b_), [w, b], x @ w.T + b)
 
 
 # ----- activations -----
 
 @given(shape=S.shapes(), data=st.data())
-def test_relu(shape, data):
+def test_relu(device, shape, data):
     x = data.draw(S.away_from_zero(shape))
-    check(lambda t: t.relu(), [x], np.maximum(x, 0))
+    check(device, lambda t: t.relu(), [x], np.maximum(x, 0))
 
 
 @given(shape=S.shapes(), slope=st.sampled_from([0.0, 0.01, 0.02, 0.2, 1.0]) | st.floats(0.0, 1.0), data=st.data())
-def test_leaky_relu(shape, slope, data):
+def test_leaky_relu(device, shape, slope, data):
     x = data.draw(S.away_from_zero(shape))
     expected = np.where(x > 0, x, slope * x)
-    check(lambda t: t.leaky_relu(slope), [x], expected)
-    check(lambda t: ops.leaky_relu(t, negative_slope=slope), [x], expected)
+    check(device, lambda t: t.leaky_relu(slope), [x], expected)
+    check(device, lambda t: ops.leaky_relu(t, negative_slope=slope), [x], expected)
 
 
-def test_relu_of_infinities():
+def test_relu_of_infinities(device):
     """relu(-inf) = 0 and relu of a negative is +0 (it was -inf * 0 = nan and -0.0)."""
-    t = Tensor(np.array([-np.inf, -2.0, np.inf]), requires_grad=True)
-    with np.errstate(all="raise"):
+    t = device.tensor(np.array([-np.inf, -2.0, np.inf]), requires_grad=True)
+    with device.errstate(all="raise"):
         y = t.relu()
     np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, np.inf])
     assert not np.signbit(y.numpy()).any()
@@ -282,45 +283,45 @@ def test_relu_of_infinities():
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_softmax(name, shape, data):
+def test_softmax(device, name, shape, data):
     x = data.draw(S.arrays(shape, -5.0, 5.0))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
     expected = np_log_softmax(x, axis)
     expected = np.exp(expected) if name == "softmax" else expected
-    check(lambda t: getattr(t, name)(axis), [x], expected)
-    check(lambda t: getattr(ops, name)(t, axis=axis), [x], expected)
+    check(device, lambda t: getattr(t, name)(axis), [x], expected)
+    check(device, lambda t: getattr(ops, name)(t, axis=axis), [x], expected)
 
 
 # ----- cross-entropy -----
 
 @given(n=st.integers(1, 5), c=st.integers(1, 6), data=st.data())
-def test_cross_entropy_integer_targets(n, c, data):
+def test_cross_entropy_integer_targets(device, n, c, data):
     logits = data.draw(S.arrays((n, c), -5.0, 5.0), label="logits")
     target = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
     expected = -np_log_softmax(logits, 1)[np.arange(n), target].mean()
-    check(lambda t: ops.cross_entropy(t, target), [logits], expected)
-    check(lambda t: ops.cross_entropy(t, Tensor(target)), [logits], expected)
-    check(lambda t: ops.cross_entropy(t, list(target)), [logits], expected)
+    check(device, lambda t: ops.cross_entropy(t, target), [logits], expected)     # a NumPy target, uploaded
+    check(device, lambda t: ops.cross_entropy(t, device.tensor(target)), [logits], expected)
+    check(device, lambda t: ops.cross_entropy(t, list(target)), [logits], expected)
 
 
 @given(n=st.integers(1, 5), c=st.integers(1, 6), normalized=st.booleans(), data=st.data())
-def test_cross_entropy_probability_targets(n, c, normalized, data):
+def test_cross_entropy_probability_targets(device, n, c, normalized, data):
     """Gradients w.r.t. the logits and w.r.t. the target, for soft labels and for any
     non-negative weights (rows not summing to 1, as PyTorch allows)."""
     logits = data.draw(S.arrays((n, c), -5.0, 5.0), label="logits")
     target = data.draw(S.probabilities(n, c) if normalized else S.arrays((n, c), 0.0, 2.0), label="target")
     expected = -(target * np_log_softmax(logits, 1)).sum(axis=1).mean()
-    check(ops.cross_entropy, [logits, target], expected)
-    check(lambda t: ops.cross_entropy(t, Tensor(target)), [logits], expected)   # constant target
-    check(lambda p: ops.cross_entropy(Tensor(logits), p), [target], expected)   # only the target
+    check(device, ops.cross_entropy, [logits, target], expected)
+    check(device, lambda t: ops.cross_entropy(t, device.tensor(target)), [logits], expected)   # constant target
+    check(device, lambda p: ops.cross_entropy(device.tensor(logits), p), [target], expected)   # only the target
 
 
 # ----- stability at huge logits -----
 
-def _no_fp_trouble():
-    """Overflow, division by zero and invalid values raise; underflow to 0 (exp of a very
-    negative number, the whole point of the max shift) is expected and allowed."""
-    return np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
+def _no_fp_trouble(device):
+    """Overflow, division by zero and invalid values raise (on the CPU); underflow to 0 (exp of a
+    very negative number, the whole point of the max shift) is expected and allowed."""
+    return device.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
 
 
 HUGE = [(np.float64, 1e4), (np.float64, 1e300), (np.float32, 1e4), (np.float32, 1e30)]
@@ -328,56 +329,58 @@ HUGE = [(np.float64, 1e4), (np.float64, 1e300), (np.float32, 1e4), (np.float32, 
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("dtype, big", HUGE)
-def test_softmax_stable_at_huge_logits(dtype, big):
+def test_softmax_stable_at_huge_logits(device, dtype, big):
     x = np.array([[big, 0.0, -big], [-big, -big, big], [0.5 * big, big, 0.0]], dtype=dtype)
     upstream = np.array([[1.0, 2.0, 3.0], [-1.0, 4.0, 0.5], [2.0, -3.0, 1.0]], dtype=dtype)
     winner = np.array([0, 2, 1])
     onehot = np.eye(3, dtype=dtype)[winner]
-    with _no_fp_trouble():
-        t = Tensor(x, requires_grad=True)
+    with _no_fp_trouble(device):
+        t = device.tensor(x, requires_grad=True)
         y = t.softmax(axis=1)
-        y.backward(upstream)
+        y.backward(device.array(upstream))
     assert y.dtype == dtype and t.grad.dtype == dtype
     np.testing.assert_array_equal(y.numpy(), onehot)
     # dx = y * (g - sum(g * y)) = 0 for a one-hot y
-    np.testing.assert_array_equal(t.grad, np.zeros_like(x))
+    np.testing.assert_array_equal(device.to_host(t.grad), np.zeros_like(x))
 
-    with _no_fp_trouble():
-        t = Tensor(x, requires_grad=True)
+    with _no_fp_trouble(device):
+        t = device.tensor(x, requires_grad=True)
         y = t.log_softmax(axis=1)
-        y.backward(upstream)
+        y.backward(device.array(upstream))
     expected = x - x[np.arange(3), winner][:, None]    # exact: the other terms underflow to 0
+    grad = device.to_host(t.grad)
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
     # dx = g - softmax * sum(g)
-    np.testing.assert_allclose(t.grad, upstream - onehot * upstream.sum(axis=1, keepdims=True), rtol=1e-6)
-    assert np.isfinite(y.numpy()).all() and np.isfinite(t.grad).all()
+    np.testing.assert_allclose(grad, upstream - onehot * upstream.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert np.isfinite(y.numpy()).all() and np.isfinite(grad).all()
 
 
 @pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("dtype, big", HUGE)
-def test_cross_entropy_stable_at_huge_logits(dtype, big):
+def test_cross_entropy_stable_at_huge_logits(device, dtype, big):
     x = np.array([[big, 0.0, -big], [-big, -big, big], [0.5 * big, big, 0.0]], dtype=dtype)
     winner = np.array([0, 2, 1])
     onehot = np.eye(3, dtype=dtype)[winner]
     # integer targets: the right class (loss 0) and a wrong one (loss = the logit gap)
     for target, gap in [(winner, np.zeros(3)), (np.array([2, 0, 0]), np.array([2 * big, 2 * big, 0.5 * big]))]:
-        with _no_fp_trouble():
-            t = Tensor(x, requires_grad=True)
-            loss_ = ops.cross_entropy(t, target)
+        with _no_fp_trouble(device):
+            t = device.tensor(x, requires_grad=True)
+            loss_ = ops.cross_entropy(t, device.array(target))
             loss_.backward()
         assert loss_.dtype == dtype and t.grad.dtype == dtype
         np.testing.assert_allclose(loss_.item(), gap.mean(), rtol=1e-6)
-        np.testing.assert_allclose(t.grad, (onehot - np.eye(3, dtype=dtype)[target]) / 3, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(device.to_host(t.grad), (onehot - np.eye(3, dtype=dtype)[target]) / 3,
+                                   rtol=1e-6, atol=1e-7)
     # probability targets (the one-hot of a wrong class, and a soft label) with grad for the target too
     soft = np.array([[0.5, 0.5, 0.0], [0.25, 0.25, 0.5], [0.0, 1.0, 0.0]], dtype=dtype)
-    with _no_fp_trouble():
-        t, p = Tensor(x, requires_grad=True), Tensor(soft, requires_grad=True)
+    with _no_fp_trouble(device):
+        t, p = device.tensor(x, requires_grad=True), device.tensor(soft, requires_grad=True)
         loss_ = ops.cross_entropy(t, p)
         loss_.backward()
     logp = x - x[np.arange(3), winner][:, None]
     np.testing.assert_allclose(loss_.item(), -(soft * logp).sum(axis=1).mean(), rtol=1e-6)
-    np.testing.assert_allclose(t.grad, (onehot - soft) / 3, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(p.grad, -logp / 3, rtol=1e-6)
+    np.testing.assert_allclose(device.to_host(t.grad), (onehot - soft) / 3, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(device.to_host(p.grad), -logp / 3, rtol=1e-6)
     assert t.grad.dtype == dtype and p.grad.dtype == dtype
 
 
@@ -450,7 +453,7 @@ F32_CASES = {
 
 
 @pytest.mark.parametrize("name", F32_CASES)
-def test_float32_stays_float32(name, monkeypatch):
+def test_float32_stays_float32(device, name, monkeypatch):
     """No silent upcast to float64: the output, every gradient any backward returns (before
     the engine would cast it back) and every leaf's .grad stay float32."""
     fn, input_shapes, options = F32_CASES[name]
@@ -458,15 +461,15 @@ def test_float32_stays_float32(name, monkeypatch):
     check_grad = tensor_module._checked_grad
 
     def recording_check_grad(fn_, i, x, g):
-        seen.append((fn_.name, i, np.asarray(g).dtype))
+        seen.append((fn_.name, i, backend.ensure_array(g).dtype))
         return check_grad(fn_, i, x, g)
 
     monkeypatch.setattr(tensor_module, "_checked_grad", recording_check_grad)
     rng = np.random.default_rng(0)
-    inputs = [Tensor(_f32(rng, *shape, **options), requires_grad=True) for shape in input_shapes]
+    inputs = [device.tensor(_f32(rng, *shape, **options), requires_grad=True) for shape in input_shapes]
     out = fn(*inputs)
     assert out.dtype == np.float32, f"{name}: output is {out.dtype}"
-    out.backward(np.ones(out.shape, np.float32))
+    out.backward(device.array(np.ones(out.shape, np.float32)))
     assert seen, "no backward ran"
     upcast = [s for s in seen if s[2] != np.float32]
     assert not upcast, f"{name}: backward returned {upcast}"
@@ -485,25 +488,25 @@ SAVED = {
     "matmul": (lambda a, b: a @ b, [(2, 3), (3, 4)], ["b"], ["a"]),
     "linear": (ops.linear, [(2, 3), (4, 3), (4,)], ["weight"], ["x"]),
     "cross_entropy prob": (ops.cross_entropy, [(2, 3), (2, 3)], ["logp", "target"], []),
-    "batch_norm": (ops.batch_norm, [(4, 3), (3,), (3,)], ["x_hat", "scale"], []),
+    "batch_norm": (ops.batch_norm, [(4, 3), (3,), (3,)], ["x_hat", "var", "gamma"], []),
 }
 
 
 @pytest.mark.parametrize("name", SAVED)
-def test_forward_saves_only_what_a_wanted_gradient_needs(name):
+def test_forward_saves_only_what_a_wanted_gradient_needs(device, name):
     fn, shapes, kept, dropped = SAVED[name]
     rng = np.random.default_rng(0)
     arrays = [rng.uniform(0.5, 2, shape) for shape in shapes]
     for wanted in range(len(arrays)):                   # one input at a time needs a gradient
-        inputs = [Tensor(a, requires_grad=i == wanted) for i, a in enumerate(arrays)]
+        inputs = [device.tensor(a, requires_grad=i == wanted) for i, a in enumerate(arrays)]
         y = fn(*inputs)
-        grads = y.grad_fn.backward(np.ones(y.shape))
+        grads = y.grad_fn.backward(device.array(np.ones(y.shape)))
         assert [g is not None for g in grads] == [i == wanted for i in range(len(arrays))], grads
         if wanted == 0:
             assert all(getattr(y.grad_fn, a) is not None for a in kept)
             assert all(getattr(y.grad_fn, a) is None for a in dropped)
     with no_grad():
-        y = fn(*[Tensor(a, requires_grad=True) for a in arrays])
+        y = fn(*[device.tensor(a, requires_grad=True) for a in arrays])
     assert y.grad_fn is None
 
 
@@ -527,7 +530,7 @@ def _softmax_diagonal_only(self, gy):
 
 
 def _getitem_no_accumulate(self, gy):
-    gx = np.zeros(self.shape, self.dtype)
+    gx = backend.array_module(gy).zeros(self.shape, self.dtype)
     gx[self.index] = gy                      # repeated indices keep only the last write
     return gx
 
@@ -565,8 +568,8 @@ MUTANTS = {
 
 
 @pytest.mark.parametrize("name", MUTANTS)
-def test_a_wrong_backward_is_caught(name, monkeypatch):
+def test_a_wrong_backward_is_caught(device, name, monkeypatch):
     cls, wrong, fn, arrays = MUTANTS[name]
     monkeypatch.setattr(cls, "backward", wrong)
     with pytest.raises(GradcheckError):
-        check(fn, arrays, fn(*[Tensor(a) for a in arrays]).numpy())
+        check(device, fn, arrays, fn(*[Tensor(a) for a in arrays]).numpy())   # expected: the (wrong) op on the CPU

@@ -4,6 +4,7 @@ float64 for all ops (values and gradients to ~1e-10), and float32 for the ops of
 (linear, relu, leaky_relu, softmax, log_softmax, cross_entropy, matmul, +, sum, mean, and a
 whole MLP step): the dtype stays float32 and values match PyTorch's to ~1e-5 relative.
 The upstream gradient is random, so every entry of the Jacobian-vector product counts.
+Ours runs on each device (the ``device`` fixture of conftest.py), PyTorch on the CPU.
 """
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_dl1 import Tensor, ops
+from tinygrad_dl1 import ops
 
 import strategies as S
 
@@ -25,11 +26,11 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, ato
 TORCH_DTYPE = {np.float64: torch.float64, np.float32: torch.float32}
 
 
-def compare(ours, theirs, arrays, dtype=np.float64, upstream_seed=0):
-    """ours(*Tensors) and theirs(*torch tensors) agree in shape, dtype, value and in the
+def compare(device, ours, theirs, arrays, dtype=np.float64, upstream_seed=0):
+    """ours(*Tensors on device) and theirs(*torch tensors) agree in shape, dtype, value and in the
     gradient of every input for one random upstream gradient."""
     arrays = [np.asarray(a, dtype=dtype) for a in arrays]
-    xs = [Tensor(a, requires_grad=True) for a in arrays]
+    xs = [device.tensor(a, requires_grad=True) for a in arrays]
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, ty = ours(*xs), theirs(*ts)
     assert y.dtype == dtype, f"output dtype {y.dtype}"
@@ -37,13 +38,13 @@ def compare(ours, theirs, arrays, dtype=np.float64, upstream_seed=0):
     assert y.shape == tuple(ty.shape), (y.shape, tuple(ty.shape))
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **TOL[dtype])
     g = np.random.default_rng(upstream_seed).standard_normal(y.shape).astype(dtype)
-    y.backward(g)
+    y.backward(device.array(g))
     ty.backward(torch.from_numpy(g))
     for i, (x, t) in enumerate(zip(xs, ts)):
         expected = np.zeros_like(arrays[i]) if t.grad is None else t.grad.numpy()
         assert x.grad is not None, f"input {i}: no gradient"
         assert x.grad.dtype == dtype and x.grad.shape == x.shape, f"input {i}: {x.grad.dtype} {x.grad.shape}"
-        np.testing.assert_allclose(x.grad, expected, **TOL[dtype], err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(device.to_host(x.grad), expected, **TOL[dtype], err_msg=f"gradient of input {i}")
 
 
 def to_torch_index(index):
@@ -64,11 +65,11 @@ BINARY = S.BINARY_CASES
 
 @pytest.mark.parametrize("name", BINARY)
 @given(shapes=S.broadcastable_shapes(), data=st.data())
-def test_binary_broadcast(name, shapes, data):
+def test_binary_broadcast(device, name, shapes, data):
     fn, denominator = BINARY[name]
     a = data.draw(S.arrays(shapes[0]), label="a")
     b = data.draw(denominator(shapes[1]), label="b")
-    compare(fn, fn, [a, b])
+    compare(device, fn, fn, [a, b])
 
 
 SCALAR = {**S.SCALAR_CASES,
@@ -78,57 +79,57 @@ SCALAR = {**S.SCALAR_CASES,
 
 @pytest.mark.parametrize("name", SCALAR)
 @given(shape=S.shapes(), data=st.data())
-def test_unary_and_scalar_operand(name, shape, data):
+def test_unary_and_scalar_operand(device, name, shape, data):
     fn, values = SCALAR[name]
-    compare(fn, fn, [data.draw(values(shape))])
+    compare(device, fn, fn, [data.draw(values(shape))])
 
 
 # ----- reductions -----
 
 @pytest.mark.parametrize("name", ["sum", "mean"])
 @given(shape=S.shapes(), keepdims=st.booleans(), data=st.data())
-def test_sum_mean(name, shape, keepdims, data):
+def test_sum_mean(device, name, shape, keepdims, data):
     x = data.draw(S.arrays(shape))
     axis = data.draw(S.axes(len(shape)), label="axis")
-    compare(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+    compare(device, lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
             lambda t: getattr(torch, name)(t, dim=all_axes(axis, t.ndim), keepdim=keepdims), [x])
 
 
 @given(shape=S.shapes(), keepdims=st.booleans(), data=st.data())
-def test_max(shape, keepdims, data):
+def test_max(device, shape, keepdims, data):
     x = data.draw(S.distinct(shape))
     axis = data.draw(S.axes(len(shape)), label="axis")
-    compare(lambda t: t.max(axis=axis, keepdims=keepdims),
+    compare(device, lambda t: t.max(axis=axis, keepdims=keepdims),
             lambda t: torch.amax(t, dim=all_axes(axis, t.ndim), keepdim=keepdims), [x])
 
 
-def test_max_ties_like_amax():
+def test_max_ties_like_amax(device):
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.0, -1.0, 0.0]])
-    compare(lambda t: t.max(axis=1), lambda t: torch.amax(t, dim=1), [x])
-    compare(lambda t: t.max(), lambda t: torch.amax(t), [x])
+    compare(device, lambda t: t.max(axis=1), lambda t: torch.amax(t, dim=1), [x])
+    compare(device, lambda t: t.max(), lambda t: torch.amax(t), [x])
 
 
 # ----- shape ops -----
 
 @given(shape=S.shapes(), data=st.data())
-def test_reshape(shape, data):
+def test_reshape(device, shape, data):
     x = data.draw(S.arrays(shape))
     target = data.draw(S.reshape_targets(shape), label="target")
-    compare(lambda t: t.reshape(*target), lambda t: t.reshape(target), [x])
+    compare(device, lambda t: t.reshape(*target), lambda t: t.reshape(target), [x])
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_transpose(shape, data):
+def test_transpose(device, shape, data):
     x = data.draw(S.arrays(shape))
     perm = tuple(data.draw(st.permutations(range(len(shape))), label="perm"))
-    compare(lambda t: t.transpose(*perm), lambda t: t.permute(perm), [x])
+    compare(device, lambda t: t.transpose(*perm), lambda t: t.permute(perm), [x])
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_flatten(shape, data):
+def test_flatten(device, shape, data):
     x = data.draw(S.arrays(shape))
     start, end = data.draw(S.flatten_dims(len(shape)), label="dims")
-    compare(lambda t: t.flatten(start, end), lambda t: torch.flatten(t, start, end), [x])
+    compare(device, lambda t: t.flatten(start, end), lambda t: torch.flatten(t, start, end), [x])
 
 
 INDEX_KINDS = {
@@ -140,63 +141,65 @@ INDEX_KINDS = {
 
 @pytest.mark.parametrize("kind", INDEX_KINDS)
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_getitem(kind, shape, data):
+def test_getitem(device, kind, shape, data):
     x = data.draw(S.arrays(shape))
     index = data.draw(INDEX_KINDS[kind](shape), label="index")
-    compare(lambda t: t[index], lambda t: t[to_torch_index(index)], [x])
+    compare(device, lambda t: t[index], lambda t: t[to_torch_index(index)], [x])
 
 
 # ----- matmul, linear -----
 
 @pytest.mark.parametrize("kind", S.MATMUL_KINDS)
 @given(data=st.data())
-def test_matmul(kind, data):
+def test_matmul(device, kind, data):
     shapes = data.draw(S.matmul_shapes(kind), label="shapes")
     a = data.draw(S.arrays(shapes[0]), label="a")
     b = data.draw(S.arrays(shapes[1]), label="b")
-    compare(lambda x, y: x @ y, torch.matmul, [a, b])
+    compare(device, lambda x, y: x @ y, torch.matmul, [a, b])
 
 
 @given(n_in=st.integers(1, 4), n_out=st.integers(1, 4), lead=S.shapes(0, 2), bias=st.booleans(), data=st.data())
-def test_linear(n_in, n_out, lead, bias, data):
+def test_linear(device, n_in, n_out, lead, bias, data):
     arrays = [data.draw(S.arrays(lead + (n_in,)), label="x"), data.draw(S.arrays((n_out, n_in)), label="w")]
     if bias:
         arrays.append(data.draw(S.arrays((n_out,)), label="b"))
-    compare(ops.linear, F.linear, arrays)
+    compare(device, ops.linear, F.linear, arrays)
 
 
 # ----- activations and loss -----
 
 @given(shape=S.shapes(), data=st.data())
-def test_relu(shape, data):
-    compare(lambda t: t.relu(), torch.relu, [data.draw(S.away_from_zero(shape))])
+def test_relu(device, shape, data):
+    compare(device, lambda t: t.relu(), torch.relu, [data.draw(S.away_from_zero(shape))])
 
 
 @given(shape=S.shapes(), slope=st.sampled_from([0.01, 0.02, 0.2]) | st.floats(0.0, 1.0), data=st.data())
-def test_leaky_relu(shape, slope, data):
-    compare(lambda t: t.leaky_relu(slope), lambda t: F.leaky_relu(t, slope), [data.draw(S.away_from_zero(shape))])
+def test_leaky_relu(device, shape, slope, data):
+    compare(device, lambda t: t.leaky_relu(slope), lambda t: F.leaky_relu(t, slope),
+            [data.draw(S.away_from_zero(shape))])
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @given(shape=S.shapes(min_dims=1), data=st.data())
-def test_softmax(name, shape, data):
+def test_softmax(device, name, shape, data):
     x = data.draw(S.arrays(shape, -5.0, 5.0))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
-    compare(lambda t: getattr(t, name)(axis), lambda t: getattr(torch, name)(t, dim=axis), [x])
+    compare(device, lambda t: getattr(t, name)(axis), lambda t: getattr(torch, name)(t, dim=axis), [x])
 
 
 @given(n=st.integers(1, 5), c=st.integers(1, 6), data=st.data())
-def test_cross_entropy_integer_targets(n, c, data):
+def test_cross_entropy_integer_targets(device, n, c, data):
     logits = data.draw(S.arrays((n, c), -5.0, 5.0), label="logits")
     target = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.int64)
-    compare(lambda t: ops.cross_entropy(t, target), lambda t: F.cross_entropy(t, torch.from_numpy(target)), [logits])
+    compare(device, lambda t: ops.cross_entropy(t, target), lambda t: F.cross_entropy(t, torch.from_numpy(target)),
+            [logits])
 
 
 @given(n=st.integers(1, 5), c=st.integers(1, 6), normalized=st.booleans(), data=st.data())
-def test_cross_entropy_probability_targets(n, c, normalized, data):
+def test_cross_entropy_probability_targets(device, n, c, normalized, data):
     logits = data.draw(S.arrays((n, c), -5.0, 5.0), label="logits")
     target = data.draw(S.probabilities(n, c) if normalized else S.arrays((n, c), 0.0, 2.0), label="target")
-    compare(ops.cross_entropy, F.cross_entropy, [logits, target])
+    compare(device, ops.cross_entropy, F.cross_entropy, [logits, target])
 
 
 # ----- float32: the ops of an MLP -----
@@ -227,13 +230,13 @@ F32_CASES = {
 
 @pytest.mark.parametrize("name", F32_CASES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_float32_mlp_ops(name, seed):
+def test_float32_mlp_ops(device, name, seed):
     ours, theirs, shapes = F32_CASES[name]
-    compare(ours, theirs, _rng_arrays(seed, *shapes), dtype=np.float32, upstream_seed=seed)
+    compare(device, ours, theirs, _rng_arrays(seed, *shapes), dtype=np.float32, upstream_seed=seed)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_mlp_step_matches_torch(dtype):
+def test_mlp_step_matches_torch(device, dtype):
     """linear -> leaky_relu -> linear -> cross_entropy, the assignment's MLP, grads of every parameter."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 30)).astype(dtype)
@@ -241,10 +244,10 @@ def test_mlp_step_matches_torch(dtype):
     params = [rng.standard_normal(s) * 0.3 for s in [(20, 30), (20,), (10, 20), (10,)]]
 
     def ours(w1, b1, w2, b2):
-        return ops.cross_entropy(ops.linear(ops.linear(Tensor(x), w1, b1).leaky_relu(0.02), w2, b2), labels)
+        return ops.cross_entropy(ops.linear(ops.linear(device.tensor(x), w1, b1).leaky_relu(0.02), w2, b2), labels)
 
     def theirs(w1, b1, w2, b2):
         h = F.leaky_relu(F.linear(torch.from_numpy(x), w1, b1), 0.02)
         return F.cross_entropy(F.linear(h, w2, b2), torch.from_numpy(labels))
 
-    compare(ours, theirs, params, dtype=dtype)
+    compare(device, ours, theirs, params, dtype=dtype)

@@ -1,11 +1,11 @@
 """SGD and Adam: PyTorch's trajectories, in-place updates that leave .grad alone, float32 kept,
-and checkpoints that resume exactly."""
-import copy
-
+and checkpoints that resume exactly. Every test runs on each device (the ``device`` fixture of
+conftest.py): parameters, gradients and the optimizers' state live there."""
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor, nn, optim
+from tinygrad_dl1 import Tensor, backend, nn, optim
+from tinygrad_dl1.checkpoint import load_checkpoint, save_checkpoint
 from tinygrad_dl1.nn import functional as F
 
 CONFIGS = [
@@ -27,13 +27,13 @@ def problem(seed=0, dtype=np.float64):
 
 
 def our_loss(x, y, w, b):
-    d = F.linear(Tensor(x), w, b) - Tensor(y)
+    d = F.linear(Tensor(x, device=w.device), w, b) - Tensor(y, device=w.device)
     return (d * d).mean()
 
 
-def run_ours(make, kwargs, steps, dtype=np.float64, seed=0):
+def run_ours(device, make, kwargs, steps, dtype=np.float64, seed=0):
     x, y, w0, b0 = problem(seed, dtype)
-    w, b = Tensor(w0, requires_grad=True), Tensor(b0, requires_grad=True)
+    w, b = device.tensor(w0, requires_grad=True), device.tensor(b0, requires_grad=True)
     opt = make([w, b], **kwargs)
     trajectory = []
     for _ in range(steps):
@@ -45,12 +45,12 @@ def run_ours(make, kwargs, steps, dtype=np.float64, seed=0):
 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_trajectory_matches_pytorch(make, name, kwargs):
+def test_trajectory_matches_pytorch(device, make, name, kwargs):
     torch = pytest.importorskip("torch")
     x, y, w0, b0 = problem()
     w, b = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     opt = getattr(torch.optim, name)([w, b], **kwargs)
-    for ours_w, ours_b in run_ours(make, kwargs, steps=8):
+    for ours_w, ours_b in run_ours(device, make, kwargs, steps=8):
         opt.zero_grad()
         ((torch.tensor(x) @ w.T + b - torch.tensor(y)) ** 2).mean().backward()
         opt.step()
@@ -59,53 +59,59 @@ def test_trajectory_matches_pytorch(make, name, kwargs):
 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_float32_parameters_and_state_stay_float32_and_close_to_float64(make, name, kwargs):
-    single, double = run_ours(make, kwargs, 5, np.float32), run_ours(make, kwargs, 5, np.float64)
+def test_float32_parameters_and_state_stay_float32_and_close_to_float64(device, make, name, kwargs):
+    single, double = run_ours(device, make, kwargs, 5, np.float32), run_ours(device, make, kwargs, 5, np.float64)
     for (w32, b32), (w64, _) in zip(single, double):
         assert w32.dtype == b32.dtype == np.float32
         np.testing.assert_allclose(w32, w64, rtol=1e-4, atol=1e-5)
-    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    w = device.tensor(np.ones(3, np.float32), requires_grad=True)
     opt = make([w], **kwargs)
-    w.grad = np.ones(3, np.float32)
+    w.grad = device.array(np.ones(3, np.float32))
     opt.step()
-    assert all(v.dtype == np.float32 for v in opt.state[0].values() if isinstance(v, np.ndarray))
+    arrays = [v for v in opt.state[0].values() if backend.is_array(v)]
+    assert all(v.dtype == np.float32 and backend.device_of(v) == device.name for v in arrays)
 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(make, name, kwargs):
-    w = Tensor(np.arange(4.0), requires_grad=True)
-    frozen = Tensor(np.ones(2), requires_grad=True)
+@pytest.mark.second_gpu
+def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(device, make, name, kwargs):
+    w = device.tensor(np.arange(4.0), requires_grad=True)
+    frozen = device.tensor(np.ones(2), requires_grad=True)
     opt = make([w, frozen], **kwargs)
     data, view = w.data, w.data[1:]
-    grad = np.array([0.5, -1.0, 2.0, 0.0])
+    grad = device.array([0.5, -1.0, 2.0, 0.0])
     w.grad = grad
     opt.step()
     opt.step()
-    assert w.data is data and not np.array_equal(view, np.arange(1.0, 4.0))    # the same array, changed
-    assert w.grad is grad and np.array_equal(grad, [0.5, -1.0, 2.0, 0.0])
-    assert np.array_equal(frozen.data, np.ones(2)) and 1 not in opt.state
+    assert w.data is data and not np.array_equal(device.to_host(view), np.arange(1.0, 4.0))   # the same array, changed
+    assert w.grad is grad and np.array_equal(device.to_host(grad), [0.5, -1.0, 2.0, 0.0])
+    assert np.array_equal(frozen.numpy(), np.ones(2)) and 1 not in opt.state
     opt.zero_grad()
     assert w.grad is None and frozen.grad is None
 
 
-def test_sgd_without_momentum_is_w_minus_lr_times_grad():
-    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
-    w.grad = np.array([10.0, -20.0])
+def test_sgd_without_momentum_is_w_minus_lr_times_grad(device):
+    w = device.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w.grad = device.array([10.0, -20.0])
     optim.SGD([w], lr=0.1).step()
-    np.testing.assert_allclose(w.data, [0.0, 4.0])
+    np.testing.assert_allclose(w.numpy(), [0.0, 4.0])
 
 
-def test_adams_first_step_moves_each_weight_by_about_lr():
-    w = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
-    w.grad = np.array([1e-3, -5.0, 300.0])
+def test_adams_first_step_moves_each_weight_by_about_lr(device):
+    w = device.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    w.grad = device.array([1e-3, -5.0, 300.0])
     optim.Adam([w], lr=0.01).step()                  # m_hat / sqrt(v_hat) = sign(g) at step 1
-    np.testing.assert_allclose(w.data, [0.99, 2.01, 2.99], rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), [0.99, 2.01, 2.99], rtol=1e-6)
 
 
+@pytest.mark.second_gpu
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_a_checkpoint_resumes_exactly(make, name, kwargs):
+def test_a_checkpoint_saved_from_the_device_resumes_exactly(device, make, name, kwargs, tmp_path):
+    """The model's and the optimizer's state go through a checkpoint file (NumPy arrays) and back onto
+    the device; the resumed run takes the same steps as the one that went on."""
     def fresh():
         model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.LeakyReLU(0.1), nn.Linear(4, 3))
+        model.to(device.name)
         return model, make(model.parameters(), **kwargs)
 
     x, y, _, _ = problem(dtype=np.float32)
@@ -113,36 +119,50 @@ def test_a_checkpoint_resumes_exactly(make, name, kwargs):
     def train(model, opt, steps):
         for _ in range(steps):
             opt.zero_grad()
-            d = model(Tensor(x)) - Tensor(y)
+            d = model(device.tensor(x)) - device.tensor(y)
             (d * d).mean().backward()
             opt.step()
 
     model, opt = fresh()
     train(model, opt, 3)
-    checkpoint = copy.deepcopy((model.state_dict(), opt.state_dict()))
+    save_checkpoint(tmp_path / "checkpoint.npz", {"model": model.state_dict(), "optimizer": opt.state_dict()})
     train(model, opt, 3)
+    checkpoint = load_checkpoint(tmp_path / "checkpoint.npz")
     resumed, resumed_opt = fresh()
-    resumed.load_state_dict(checkpoint[0])
-    resumed_opt.load_state_dict(checkpoint[1])
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_opt.load_state_dict(checkpoint["optimizer"])
+    assert all(backend.device_of(v) == device.name for s in resumed_opt.state.values() for v in s.values()
+               if backend.is_array(v))
     train(resumed, resumed_opt, 3)
     for (key, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
         np.testing.assert_array_equal(a, b, err_msg=key)
 
 
-def test_optimizer_state_dict_is_a_copy_with_pytorchs_layout():
-    w = Tensor(np.ones(3), requires_grad=True)
+def test_a_checkpoint_takes_arrays_from_the_device_and_gives_numpy_arrays_back(device, tmp_path):
+    tree = {"w": device.array(np.arange(6.0).reshape(2, 3)), "steps": [1, 2], "state": {"0": device.array([1, 2])}}
+    save_checkpoint(tmp_path / "c.npz", tree)
+    back = load_checkpoint(tmp_path / "c.npz")
+    assert isinstance(back["w"], np.ndarray) and isinstance(back["state"]["0"], np.ndarray)
+    np.testing.assert_array_equal(back["w"], np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(back["state"]["0"], [1, 2])
+    assert back["steps"] == [1, 2]
+
+
+def test_optimizer_state_dict_is_a_copy_with_pytorchs_layout(device):
+    w = device.tensor(np.ones(3), requires_grad=True)
     opt = optim.Adam([w], lr=0.1)
-    w.grad = np.ones(3)
+    w.grad = device.array(np.ones(3))
     opt.step()
     state = opt.state_dict()
     assert state["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0,
                                       "params": [0]}]
     assert set(state["state"][0]) == {"step", "exp_avg", "exp_avg_sq"} and state["state"][0]["step"] == 1
+    assert isinstance(state["state"][0]["exp_avg"], np.ndarray)
     state["state"][0]["exp_avg"][...] = 99
-    assert not (opt.state[0]["exp_avg"] == 99).any()
+    assert not (device.to_host(opt.state[0]["exp_avg"]) == 99).any()
 
 
-def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory():
+def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory(device):
     torch = pytest.importorskip("torch")
     x, y, w0, b0 = problem()
     tw, tb = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
@@ -154,7 +174,7 @@ def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory():
         topt.step()
     for _ in range(3):
         torch_step()
-    w, b = (Tensor(t.detach().numpy().copy(), requires_grad=True) for t in (tw, tb))
+    w, b = (device.tensor(t.detach().numpy().copy(), requires_grad=True) for t in (tw, tb))
     opt = optim.Adam([w, b])
     opt.load_state_dict(topt.state_dict())
     assert opt.lr == 0.01 and opt.weight_decay == 0.05
@@ -163,7 +183,7 @@ def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory():
         opt.zero_grad()
         our_loss(x, y, w, b).backward()
         opt.step()
-    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-10)
 
 
 def test_clear_errors():
@@ -187,19 +207,21 @@ def test_clear_errors():
         opt.load_state_dict(bad)
 
 
-def test_a_small_mlp_with_batch_norm_and_dropout_learns_with_adam():
+@pytest.mark.second_gpu
+def test_a_small_mlp_with_batch_norm_and_dropout_learns_with_adam(device):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 10)).astype(np.float32)
     labels = (x[:, :3].sum(axis=1) > 0).astype(np.int64) + (x[:, 3] > 1)
     model = nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.LeakyReLU(0.02), nn.Dropout(0.1),
-                          nn.Linear(32, 3))
+                          nn.Linear(32, 3)).to(device.name)
     opt = optim.Adam(model.parameters(), lr=1e-2)
+    inputs, targets = device.tensor(x), device.tensor(labels)
     for _ in range(150):
         opt.zero_grad()
-        F.cross_entropy(model(Tensor(x)), labels).backward()
+        F.cross_entropy(model(inputs), targets).backward()
         opt.step()
     model.eval()
-    accuracy = (model(Tensor(x)).data.argmax(axis=1) == labels).mean()
+    accuracy = (model(inputs).argmax(axis=1).numpy() == labels).mean()
     assert accuracy > 0.95
 
 

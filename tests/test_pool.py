@@ -1,4 +1,5 @@
-"""max_pool2d: gradchecks on inputs without ties, parity with PyTorch (ties included), errors."""
+"""max_pool2d: gradchecks on inputs without ties, parity with PyTorch (ties included), errors.
+The computing tests run on each device (the ``device`` fixture of conftest.py)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -38,9 +39,9 @@ def out_shape(shape, kernel, stride, padding):
 
 @settings(max_examples=60, deadline=None)
 @given(pool_cases())
-def test_gradcheck(case):
+def test_gradcheck(device, case):
     shape, kernel, stride, padding, seed = case
-    x = Tensor(distinct(shape, seed), requires_grad=True)
+    x = device.tensor(distinct(shape, seed), requires_grad=True)
     assert gradcheck(lambda x: max_pool2d(x, kernel, stride, padding), [x])
 
 
@@ -52,123 +53,118 @@ def torch_pool(x, kernel, stride, padding, gy):
     return ty.detach().numpy(), tx.grad.numpy()
 
 
-def ours_pool(x, kernel, stride, padding, gy):
-    tx = Tensor(x, requires_grad=True)
+def ours_pool(device, x, kernel, stride, padding, gy):
+    """The output and the gradient of x, as NumPy arrays."""
+    tx = device.tensor(x, requires_grad=True)
     y = max_pool2d(tx, kernel, stride, padding)
-    y.backward(gy)
-    return y.numpy(), tx.grad
+    y.backward(device.array(gy))
+    return y.numpy(), device.to_host(tx.grad)
 
 
 @settings(max_examples=40, deadline=None)
 @given(pool_cases(), st.booleans())
-def test_matches_pytorch(case, ties):
+def test_matches_pytorch(device, case, ties):
     shape, kernel, stride, padding, seed = case
     # with ties: a handful of distinct values, so most windows hold several maxima
     x = np.random.default_rng(seed).integers(0, 3, shape) * 1.0 if ties else distinct(shape, seed)
     gy = np.random.default_rng(seed + 1).standard_normal(out_shape(shape, kernel, stride, padding))
-    for name, a, t in zip(("y", "dx"), ours_pool(x, kernel, stride, padding, gy),
+    for name, a, t in zip(("y", "dx"), ours_pool(device, x, kernel, stride, padding, gy),
                           torch_pool(x, kernel, stride, padding, gy)):
         np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-def test_convnet_pool_float32_matches_pytorch():
+def test_convnet_pool_float32_matches_pytorch(device):
     # the ConvNet's pool, 3x3 stride 2 pad 1: windows overlap, so gradients add up
     x = distinct((4, 8, 16, 16), 3).astype(np.float32)
     gy = np.random.default_rng(4).standard_normal((4, 8, 8, 8)).astype(np.float32)
-    ours, theirs = ours_pool(x, 3, 2, 1, gy), torch_pool(x, 3, 2, 1, gy)
+    ours, theirs = ours_pool(device, x, 3, 2, 1, gy), torch_pool(x, 3, 2, 1, gy)
     for name, a, t in zip(("y", "dx"), ours, theirs):
         assert a.dtype == np.float32, name
         np.testing.assert_allclose(a, t, rtol=1e-6, atol=1e-6, err_msg=name)
 
 
-def test_a_tie_goes_to_the_first_element_only():
-    x = Tensor(np.ones((1, 1, 2, 3)), requires_grad=True)
-    y = max_pool2d(x, 2, stride=1)
-    y.backward(np.array([[[[1.0, 10.0]]]]))
-    np.testing.assert_array_equal(x.grad[0, 0], [[1, 10, 0], [0, 0, 0]])   # as PyTorch does
+def test_a_tie_goes_to_the_first_element_only(device):
+    _, grad = ours_pool(device, np.ones((1, 1, 2, 3)), 2, 1, 0, np.array([[[[1.0, 10.0]]]]))
+    np.testing.assert_array_equal(grad[0, 0], [[1, 10, 0], [0, 0, 0]])   # as PyTorch does
     _, theirs = torch_pool(np.ones((1, 1, 2, 3)), 2, 1, 0, np.array([[[[1.0, 10.0]]]]))
-    np.testing.assert_array_equal(x.grad, theirs)
+    np.testing.assert_array_equal(grad, theirs)
 
 
-def test_a_nan_wins_the_max_and_its_gradient():
+def test_a_nan_wins_the_max_and_its_gradient(device):
     """A window holding a NaN has max NaN, and its gradient goes to the NaN (to the last one of
     several), as in PyTorch; it went to the largest number before."""
-    x = Tensor(np.array([[[[1.0, np.nan, 3.0, np.nan], [0.0, 5.0, 2.0, 1.0]]]]), requires_grad=True)
-    y = max_pool2d(x, 2, stride=1)
-    assert np.isnan(y.numpy()).all()
-    y.backward(np.array([[[[1.0, 10.0, 100.0]]]]))
-    np.testing.assert_array_equal(x.grad[0, 0], [[0, 11, 0, 100], [0, 0, 0, 0]])
-    x = Tensor(np.array([[[[np.nan, 1.0], [np.nan, 5.0]]]]), requires_grad=True)
-    max_pool2d(x, 2).sum().backward()
-    np.testing.assert_array_equal(x.grad[0, 0], [[0, 0], [1, 0]])
+    x = np.array([[[[1.0, np.nan, 3.0, np.nan], [0.0, 5.0, 2.0, 1.0]]]])
+    y, grad = ours_pool(device, x, 2, 1, 0, np.array([[[[1.0, 10.0, 100.0]]]]))
+    assert np.isnan(y).all()
+    np.testing.assert_array_equal(grad[0, 0], [[0, 11, 0, 100], [0, 0, 0, 0]])
+    _, grad = ours_pool(device, np.array([[[[np.nan, 1.0], [np.nan, 5.0]]]]), 2, None, 0, np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(grad[0, 0], [[0, 0], [1, 0]])
 
 
 @pytest.mark.parametrize("kernel, stride, padding", [(3, 2, 1), (2, 1, 0), (3, 1, 1), ((2, 3), (1, 2), (1, 0))])
-def test_nans_match_pytorch(kernel, stride, padding):
+def test_nans_match_pytorch(device, kernel, stride, padding):
     x = distinct((2, 3, 7, 6), 4)
     x.reshape(-1)[np.random.default_rng(5).choice(x.size, 30, replace=False)] = np.nan   # some windows hold several
     x[0, 0, 0, 0] = x[1, 2, -1, -1] = np.nan                                                 # corners: first offset
     gy = np.random.default_rng(6).standard_normal(out_shape(x.shape, as_pair(kernel), as_pair(stride),
                                                             as_pair(padding)))
-    for name, a, t in zip(("y", "dx"), ours_pool(x, kernel, stride, padding, gy),
+    for name, a, t in zip(("y", "dx"), ours_pool(device, x, kernel, stride, padding, gy),
                           torch_pool(x, kernel, stride, padding, gy)):
         np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12, err_msg=name)   # NaN where PyTorch has NaN
 
 
-def test_padding_never_wins():
-    x = Tensor(-np.arange(16.0).reshape(1, 1, 4, 4) - 1, requires_grad=True)   # all negative; the pad is -inf
-    y = max_pool2d(x, 3, stride=2, padding=1)
-    np.testing.assert_array_equal(y.numpy()[0, 0], [[-1, -2], [-5, -6]])
-    y.sum().backward()
+def test_padding_never_wins(device):
+    x = -np.arange(16.0).reshape(1, 1, 4, 4) - 1             # all negative; the pad is -inf
+    y, grad = ours_pool(device, x, 3, 2, 1, np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(y[0, 0], [[-1, -2], [-5, -6]])
     expected = np.zeros((4, 4))
     expected[0, 0] = expected[0, 1] = expected[1, 0] = expected[1, 1] = 1
-    np.testing.assert_array_equal(x.grad[0, 0], expected)
+    np.testing.assert_array_equal(grad[0, 0], expected)
 
 
-def test_overlapping_windows_add_up():
+def test_overlapping_windows_add_up(device):
     data = -np.arange(16.0).reshape(1, 1, 4, 4)
     data[0, 0, 1, 1] = 100.0                        # inside all four 3x3 windows (stride 2, pad 1)
-    x = Tensor(data, requires_grad=True)
-    y = max_pool2d(x, 3, stride=2, padding=1)
-    y.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    _, grad = ours_pool(device, data, 3, 2, 1, np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
     expected = np.zeros((4, 4))
     expected[1, 1] = 10.0
-    np.testing.assert_array_equal(x.grad[0, 0], expected)
+    np.testing.assert_array_equal(grad[0, 0], expected)
 
 
-def test_gradcheck_through_conv_pool_conv():
+@pytest.mark.second_gpu
+def test_gradcheck_through_conv_pool_conv(device):
     # as in the ConvNet: each op reads the one before as it comes (an NCHW view of channels-last memory)
     rng = np.random.default_rng(2)
-    x = Tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
-    w1 = Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
-    w2 = Tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
+    x = device.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
+    w1 = device.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    w2 = device.tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
 
     def convnet_block(x, w1, w2):
         return conv2d(max_pool2d(conv2d(x, w1, padding=1), 3, 2, 1), w2, padding=1)
     assert gradcheck(convnet_block, [x, w1, w2])
 
 
-def test_without_grad_the_output_is_the_same():
+def test_without_grad_the_output_is_the_same(device):
     x = distinct((2, 3, 9, 8), 9)
     x[0, 1, 2, 3] = np.nan
-    with_grad = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+    with_grad = max_pool2d(device.tensor(x, requires_grad=True), 3, 2, 1)
     with no_grad():
-        without = max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+        without = max_pool2d(device.tensor(x, requires_grad=True), 3, 2, 1)
     assert with_grad.grad_fn.winner is not None and without.grad_fn is None
     np.testing.assert_array_equal(with_grad.numpy(), without.numpy())
 
 
-def test_stride_defaults_to_kernel_size():
-    x = Tensor(np.arange(36.0).reshape(1, 1, 6, 6))
+def test_stride_defaults_to_kernel_size(device):
+    x = device.tensor(np.arange(36.0).reshape(1, 1, 6, 6))
     np.testing.assert_array_equal(max_pool2d(x, 3).numpy()[0, 0], [[14, 17], [32, 35]])
     np.testing.assert_array_equal(max_pool2d(x, (2, 3)).numpy()[0, 0], [[8, 11], [20, 23], [32, 35]])
 
 
-def test_a_large_kernel_keeps_its_argmax_exactly():
+def test_a_large_kernel_keeps_its_argmax_exactly(device):
     # 12 x 12 = 144 offsets: more than an int8 index holds
     x = distinct((1, 2, 13, 12), 5)
     gy = np.random.default_rng(6).standard_normal((1, 2, 2, 1))
-    for a, t in zip(ours_pool(x, 12, 1, 0, gy), torch_pool(x, 12, 1, 0, gy)):
+    for a, t in zip(ours_pool(device, x, 12, 1, 0, gy), torch_pool(x, 12, 1, 0, gy)):
         np.testing.assert_array_equal(a, t)
 
 

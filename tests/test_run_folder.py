@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_runs import fake_data, new_state, quick_curves, run_in_folder  # noqa: F401 (a fixture)
+from fake_runs import WatchTraining, fake_data, nan_from, new_state, quick_curves, run_in_folder  # noqa: F401 (a fixture)
 
 import tinygrad_dl1
 from tinygrad_dl1.checkpoint import load_checkpoint, save_checkpoint
@@ -64,26 +64,18 @@ def test_without_matplotlib_a_run_writes_everything_but_the_curves(tmp_path, mon
 
 # ----- Ctrl-C and resume -----
 
-class InterruptAt:
-    """Wrap a model so that a Ctrl-C (SIGINT) arrives during its ``n``-th training forward."""
-
-    def __init__(self, model, n):
-        self.model, self.n = model, n
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
-
-    def __call__(self, x):
-        if self.model.training:
-            self.n -= 1
-            if self.n == 0:
-                signal.raise_signal(signal.SIGINT)
-        return self.model(x)
+def interrupt_at(model, n):
+    """``model`` with a Ctrl-C (SIGINT) arriving during its ``n``-th training forward."""
+    def at_forward(i, output):
+        if i == n:
+            signal.raise_signal(signal.SIGINT)
+        return output
+    return WatchTraining(model, at_forward)
 
 
 def interrupted_run(path, data, at_step, max_steps=40):
     state = new_state(data)
-    state.model = InterruptAt(state.model, at_step)
+    state.model = interrupt_at(state.model, at_step)
     with pytest.raises(KeyboardInterrupt):
         run_in_folder(path, data, max_steps=max_steps, state=state)
 
@@ -143,6 +135,19 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"nan at step 11.*last good checkpoint is .*checkpoint.npz \(step 10\)"):
         run_in_folder(tmp_path, data, max_steps=30, resume=True)
     assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_a_ctrl_c_after_a_nan_loss_writes_no_checkpoint(tmp_path):
+    """A step does not read its loss, so a NaN is found at the next evaluation or, as here, when a
+    Ctrl-C stops the run between evaluations: the checkpoint it would save is refused."""
+    data = fake_data()
+    run_in_folder(tmp_path, data, max_steps=10)
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    state = new_state(data)
+    state.model = interrupt_at(nan_from(state.model, 2), 5)        # NaN from step 12, Ctrl-C at step 15
+    with pytest.raises(TrainingDiverged, match=r"nan at step 12.*last good checkpoint is .*\(step 10\)"):
+        run_in_folder(tmp_path, data, max_steps=30, resume=True, state=state)
+    assert state.step == 15 and (tmp_path / "checkpoint.npz").read_bytes() == before
 
 
 def test_a_nan_test_loss_stops_the_run_and_writes_no_summary(tmp_path):

@@ -90,7 +90,7 @@ def to_device(array, device):
     if device == "cpu":
         return cupy.asnumpy(array)
     with cupy.cuda.Device(int(device[5:])):
-        return cupy.asarray(array)
+        return cupy.array(array)      # a copy onto that GPU, from the host or from another GPU
 
 
 def to_numpy(value):

@@ -148,6 +148,28 @@ def check_index_array(index):
         raise IndexError(f"tensors used as indices must be integer or boolean, got dtype {index.dtype}")
 
 
+def check_index_in_range(index, shape, op="getitem"):
+    """An IndexError unless each integer array in ``index`` (one part, or a tuple of parts: ints, slices,
+    None, Ellipsis, arrays) lies within the axis of ``shape`` it indexes. NumPy raises by itself, but
+    CuPy wraps an index out of range around silently; this check reads one flag per integer array back
+    from the device (getitem is not on the training path)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    dims = [0 if p is None or p is Ellipsis or isinstance(p, (bool, np.bool_))
+            else p.ndim if backend.is_array(p) and p.dtype.kind == "b" else 1 for p in parts]
+    axis = 0
+    for part, n_dims in zip(parts, dims):
+        if part is Ellipsis:
+            axis += len(shape) - sum(dims)
+        if backend.is_array(part) and part.dtype.kind in "iu" and axis < len(shape):
+            size = shape[axis]
+            with backend.device_scope(part):
+                outside = ((part < -size) | (part >= size)).reshape(-1)
+                if bool(outside.any()):
+                    value = int(part.reshape(-1)[int(outside.argmax())])
+                    raise IndexError(f"{op}: index {value} is out of range for axis {axis} with size {size}")
+        axis += n_dims
+
+
 def check_reducible(x, axes, op):
     """A ValueError if one of ``axes`` of ``x`` is empty (a max over nothing has no value)."""
     if any(x.shape[a] == 0 for a in axes):
@@ -198,14 +220,16 @@ def check_probability_target(target, logits):
 
 
 def check_class_indices(target, logits):
-    """An error unless ``target`` (an array) holds N class indices in [0, C), on the logits' device."""
+    """An error unless ``target`` (an array) holds N class indices on the logits' device, in [0, C) when
+    that can be seen without a sync: on the CPU. (On a GPU, cross_entropy turns an index out of range
+    into a NaN loss on the device instead of reading the labels back.)"""
     n, c = logits.shape
     if target.dtype.kind not in "iu" or target.shape != (n,):
         raise ValueError(f"cross_entropy: target must be class indices of shape ({n},) or probabilities "
                          f"of shape {logits.shape}, got dtype {target.dtype} shape {target.shape}")
     if backend.device_of(target) != logits.device:
         raise RuntimeError(f"cross_entropy: target on {backend.device_of(target)}, logits on {logits.device}")
-    if n and (int(target.min()) < 0 or int(target.max()) >= c):
+    if n and backend.device_of(target) == "cpu" and (int(target.min()) < 0 or int(target.max()) >= c):
         raise ValueError(f"cross_entropy: class indices must lie in [0, {c}), got values in "
                          f"[{int(target.min())}, {int(target.max())}]")
 

@@ -4,6 +4,7 @@ Everything runs in float64. A non-scalar output y is reduced to L = sum(r * y)
 with a fixed random r, so dL/dx = J^T r checks every row of the Jacobian at once.
 Small inputs are checked entry by entry, dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / 2eps;
 large ones along random unit directions v, dL/dx . v ~ (L(x + eps v) - L(x - eps v)) / 2eps.
+The function runs on the device of its inputs; each loss and gradient is read back to compare.
 """
 import numpy as np
 
@@ -25,9 +26,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_entries=2000, n_di
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    xp = backend.array_module(out.data)
     rng = np.random.default_rng(seed)
-    weights = xp.asarray(rng.standard_normal(out.shape))   # the random r of L = sum(r * y)
+    weights = backend.to_device(rng.standard_normal(out.shape), out.device)   # the random r of L = sum(r * y)
 
     def loss():
         with no_grad():
@@ -36,18 +36,20 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_entries=2000, n_di
     out.backward(weights)
     for i in checked:
         x = inputs[i]
-        analytic = backend.to_numpy(x.grad if x.grad is not None else xp.zeros(x.shape))
-        if x.size <= max_entries:
-            _check_entries(i, x, analytic, loss, eps, atol, rtol)
-        else:
-            _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions)
+        analytic = np.zeros(x.shape) if x.grad is None else backend.to_numpy(x.grad)
+        with backend.device_scope(x.data):      # on a GPU: the steps are made on x's GPU
+            if x.size <= max_entries:
+                _check_entries(i, x, analytic, loss, eps, atol, rtol)
+            else:
+                _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions)
     return True
 
 
 def _as_float64(x):
-    """A float64 leaf copy of a floating tensor (keeping requires_grad); anything else as it is."""
+    """A float64 leaf copy of a floating tensor (keeping requires_grad, on its device); anything else as it is."""
     if isinstance(x, Tensor) and x.dtype.kind == "f":
-        return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
+        with backend.device_scope(x.data):
+            return Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad)
     return x
 
 
@@ -77,11 +79,10 @@ def _check_entries(i, x, analytic, loss, eps, atol, rtol):
 
 
 def _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions):
-    xp = backend.array_module(x.data)
     for k in range(n_directions):
         v = rng.standard_normal(x.shape)
         v /= np.linalg.norm(v)
-        numeric = _central_difference(x, loss, xp.asarray(v), eps)
+        numeric = _central_difference(x, loss, backend.to_device(v, x.device), eps)
         projected = float((analytic * v).sum())
         if not abs(projected - numeric) <= atol + rtol * abs(numeric):   # a NaN fails too
             raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): along random direction {k}: "

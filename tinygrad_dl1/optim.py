@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from . import backend
+from . import backend, kernels
 from .tensor import Tensor
 
 
@@ -45,7 +45,8 @@ class Optimizer:
                 raise RuntimeError(f"{type(self).__name__}: parameter {i} is on {p.device} but its gradient "
                                    f"on {backend.device_of(p.grad)}")
             with backend.device_scope(p.data):
-                self.update(p.data, p.grad, self.state.setdefault(i, {}))
+                g = p.grad if p.grad.dtype == p.dtype else p.grad.astype(p.dtype)    # the kernels want one dtype
+                self.update(p.data, g, self.state.setdefault(i, {}))
                 p._version += 1             # changed in place: a graph that saved it can't backward
 
     def update(self, w, g, state):
@@ -104,17 +105,50 @@ class SGD(Optimizer):
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
 
     def update(self, w, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * w
-        if self.momentum:
-            v = state.get("momentum_buffer")
-            if v is None:
-                v = state["momentum_buffer"] = g.copy()
-            else:
-                v *= self.momentum
-                v += g
-            g = v
-        w -= self.lr * g
+        if not self.momentum:
+            SGD_STEP(g, self.lr, self.weight_decay, w)
+            return
+        v = state.get("momentum_buffer")
+        first = v is None
+        if first:
+            v = state["momentum_buffer"] = backend.array_module(w).empty_like(w)
+        SGD_MOMENTUM_STEP(g, self.lr, self.momentum, self.weight_decay, first, w, v)
+
+
+def sgd_step(g, lr, weight_decay, w):
+    """w -= lr * (g + weight_decay * w), in place: SGD_STEP's twin."""
+    if weight_decay:
+        g = g + weight_decay * w
+    w -= lr * g
+    return w
+
+
+def sgd_momentum_step(g, lr, momentum, weight_decay, first, w, v):
+    """v = momentum * v + g (v = g when ``first``), w -= lr * v, in place: SGD_MOMENTUM_STEP's twin."""
+    if weight_decay:
+        g = g + weight_decay * w
+    if first:
+        v[...] = g
+    else:
+        v *= momentum
+        v += g
+    w -= lr * v
+    return w, v
+
+
+SGD_STEP = kernels.Kernel(
+    "sgd_step", "T g, T lr, T weight_decay", "T w",
+    "w -= lr * (g + weight_decay * w);",
+    twin=sgd_step)
+
+SGD_MOMENTUM_STEP = kernels.Kernel(
+    "sgd_momentum_step", "T g, T lr, T momentum, T weight_decay, bool first", "T w, T v",
+    """
+    const T grad = g + weight_decay * w;
+    v = first ? grad : momentum * v + grad;
+    w -= lr * v;
+    """,
+    twin=sgd_momentum_step)
 
 
 class Adam(Optimizer):
@@ -128,9 +162,8 @@ class Adam(Optimizer):
         v_hat = v / (1 - b2^t)
         w = w - lr m_hat / (sqrt(v_hat) + eps)
 
-    ``update`` computes exactly this in place, with one scratch array: written as above, its
-    temporary arrays made a step of the better MLP (3.7M parameters) 15% slower and one of the
-    ConvNet (9.2M) 5% slower (benchmarks/bench_mlp.py and bench_convnet.py, 2026-11-28).
+    ``update`` computes exactly this in place, in one fused kernel per parameter on a GPU
+    (ADAM_STEP below; tinygrad_dl1/kernels.py) and with array ops on a CPU (``adam_step``).
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
@@ -144,24 +177,46 @@ class Adam(Optimizer):
         self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(betas), eps, weight_decay
 
     def update(self, w, g, state):
-        xp = backend.array_module(w)
         b1, b2 = self.betas
         t = state["step"] = state.get("step", 0) + 1
-        if self.weight_decay:
-            g = g + self.weight_decay * w
         if "exp_avg" not in state:
+            xp = backend.array_module(w)
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(w), xp.zeros_like(w)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        scratch = xp.multiply(g, 1 - b1)
-        m *= b1
-        m += scratch                            # m = b1 m + (1 - b1) g
-        xp.multiply(g, g, out=scratch)
-        scratch *= 1 - b2
-        v *= b2
-        v += scratch                            # v = b2 v + (1 - b2) g^2
-        xp.sqrt(v, out=scratch)
-        scratch *= 1 / math.sqrt(1 - b2 ** t)   # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t)
-        scratch += self.eps
-        xp.divide(m, scratch, out=scratch)
-        scratch *= self.lr / (1 - b1 ** t)      # lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t)
-        w -= scratch
+        # the bias corrections fold into two numbers: lr m_hat / (sqrt(v_hat) + eps)
+        # = step_size m / (sqrt(v) root_scale + eps), with step_size = lr / (1 - b1^t), root_scale = 1 / sqrt(1 - b2^t)
+        ADAM_STEP(g, b1, b2, self.lr / (1 - b1 ** t), 1 / math.sqrt(1 - b2 ** t), self.eps, self.weight_decay,
+                  w, state["exp_avg"], state["exp_avg_sq"])
+
+
+def adam_step(g, b1, b2, step_size, root_scale, eps, weight_decay, w, m, v):
+    """Adam's update of w, m and v in place (ADAM_STEP's twin), with one scratch array: written as
+    in the class docstring, its temporary arrays made a step of the better MLP (3.7M parameters) 15%
+    slower on a CPU and one of the ConvNet (9.2M) 5% slower (bench_mlp.py, bench_convnet.py, 2026-11-28)."""
+    xp = backend.array_module(w)
+    if weight_decay:
+        g = g + weight_decay * w
+    scratch = xp.multiply(g, 1 - b1)
+    m *= b1
+    m += scratch                            # m = b1 m + (1 - b1) g
+    xp.multiply(g, g, out=scratch)
+    scratch *= 1 - b2
+    v *= b2
+    v += scratch                            # v = b2 v + (1 - b2) g^2
+    xp.sqrt(v, out=scratch)
+    scratch *= root_scale                   # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t)
+    scratch += eps
+    xp.divide(m, scratch, out=scratch)
+    scratch *= step_size                    # lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t)
+    w -= scratch
+    return w, m, v
+
+
+ADAM_STEP = kernels.Kernel(
+    "adam_step", "T g, T b1, T b2, T step_size, T root_scale, T eps, T weight_decay", "T w, T m, T v",
+    """
+    const T grad = g + weight_decay * w;
+    m = b1 * m + (1 - b1) * grad;
+    v = b2 * v + (1 - b2) * grad * grad;
+    w -= step_size * m / (sqrt(v) * root_scale + eps);
+    """,
+    twin=adam_step)

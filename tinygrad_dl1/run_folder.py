@@ -14,7 +14,9 @@ What a run folder promises:
   summary of a run that never stopped. A first Ctrl-C finishes the step, saves and stops;
   a second one stops at once.
 - Only good checkpoints. One is written after each evaluation whose losses are finite (and
-  at a first Ctrl-C); a NaN or infinite loss stops the run and keeps the last one.
+  at a first Ctrl-C); a NaN or infinite loss stops the run and keeps the last one. A step
+  does not read its loss back from the device, so a non-finite training loss is found at the
+  next evaluation or Ctrl-C, which then writes nothing: no checkpoint holds a step after it.
 """
 import contextlib
 import csv

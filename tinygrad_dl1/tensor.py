@@ -28,8 +28,10 @@ def _tensor_data(data, dtype, device):
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data):
-        array = data if dtype is None else data.astype(dtype, copy=False)
-        return array if device is None else backend.to_device(array, device)
+        if dtype is not None:
+            with backend.device_scope(data):        # on a GPU: cast on the GPU that holds data
+                data = data.astype(dtype, copy=False)
+        return data if device is None else backend.to_device(data, device)
     if not isinstance(data, (int, float, bool, list, tuple, np.number, np.bool_)):
         raise TypeError(f"cannot make a Tensor from {type(data).__name__}")
     array = np.asarray(data)
@@ -155,10 +157,9 @@ class Tensor:
                                    f"{self.shape}; pass grad= of that shape")
             return backend.array_module(self.data).ones(self.shape, self.dtype)
         grad = grad.data if isinstance(grad, Tensor) else grad
-        xp = backend.array_module(self.data)
-        if backend.is_array(grad) and backend.array_module(grad) is not xp:
+        if backend.is_array(grad) and backend.device_of(grad) != self.device:
             raise RuntimeError(f"grad is on {backend.device_of(grad)} but the tensor on {self.device}")
-        grad = xp.array(grad, dtype=self.dtype)   # a copy: the caller keeps their array
+        grad = backend.array_module(self.data).array(grad, dtype=self.dtype)   # a copy: the caller keeps theirs
         if grad.shape != self.shape:
             raise RuntimeError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
         return grad
@@ -196,7 +197,6 @@ class Tensor:
     def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
     def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
     def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def argmax(self, axis=None): return Tensor(self.data.argmax(axis=axis))
     def reshape(self, *shape): return _ops.reshape(self, *shape)
     def transpose(self, *axes): return _ops.transpose(self, *axes)
     def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
@@ -206,6 +206,11 @@ class Tensor:
     def leaky_relu(self, negative_slope=0.01): return _ops.leaky_relu(self, negative_slope)
     def softmax(self, axis=-1): return _ops.softmax(self, axis)
     def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
+
+    def argmax(self, axis=None):
+        """The indices of the maxima, a tensor outside the graph."""
+        with backend.device_scope(self.data):       # on a GPU: run on the GPU that holds the data
+            return Tensor(self.data.argmax(axis=axis))
 
 
 def _checked_grad(fn, i, x, g):

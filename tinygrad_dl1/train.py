@@ -9,8 +9,15 @@ business of ``run_folder.py``.
     state = TrainingState(model, optimizer, training_batches(data, batch_size=200, seed=42))
     train(state, data, max_steps=1500, eval_freq=100)
     state.history[-1]["test_acc"]
+
+On a GPU a training step reads nothing back to the host (a read waits for every kernel
+queued so far, and the GPU then idles while Python queues the next ones): the training and
+test sets go to the device once per run, batches are gathered there, dropout masks are made
+there, and each step's loss and count of correct images stay there until the next evaluation
+reads them all at once (``TrainingState.collect``). A NaN or infinite training loss is
+therefore found at the next evaluation, not at its step; that evaluation then stops the run
+before it records anything, so no checkpoint is ever written from after it.
 """
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 from tqdm.notebook import tqdm as notebook_tqdm
 
-from . import rng
+from . import backend, rng
 from .data import BatchStream
 from .grad_mode import no_grad
 from .nn import functional as F
@@ -46,9 +53,33 @@ class TrainingState:
     train_correct: int = 0                         # over images, how many of them were classified right
     train_seen: int = 0                            # and how many images there were
     elapsed_s: float = 0.0                         # time spent training, over every resumed part of the run
+    # (loss, correct, batch size) of each step since the last collect(): the first two still on the device
+    unread: list = field(default_factory=list, repr=False)
+
+    def collect(self):
+        """Read the losses and counts of the steps in ``unread`` from the device at once and add them
+        to the sums. Raises TrainingDiverged, naming the first of those steps whose loss is NaN or
+        infinite, and then keeps them unread: the sums never take in such a loss."""
+        if not self.unread:
+            return
+        losses, corrects, sizes = zip(*self.unread)
+        with backend.device_scope(losses[0]):
+            xp = backend.array_module(losses[0])
+            losses, corrects = backend.to_numpy(xp.stack(losses)), backend.to_numpy(xp.stack(corrects))
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            raise TrainingDiverged(f"the training loss became {float(losses[bad[0]])} at step "
+                                   f"{self.step - len(sizes) + 1 + bad[0]}; try a lower learning rate")
+        for loss, size in zip(losses, sizes):
+            self.train_loss_sum += float(loss) * size
+        self.train_correct += int(corrects.sum())
+        self.train_seen += sum(sizes)
+        self.unread = []
 
     def state_dict(self):
-        """Everything needed to continue exactly, as plain values and NumPy arrays (a checkpoint)."""
+        """Everything needed to continue exactly, as plain values and NumPy arrays (a checkpoint).
+        Collects first, so a state holding a non-finite training loss raises TrainingDiverged."""
+        self.collect()
         return {"step": self.step, "history": self.history, "train_loss_sum": self.train_loss_sum,
                 "train_correct": self.train_correct, "train_seen": self.train_seen, "elapsed_s": self.elapsed_s,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -62,7 +93,7 @@ class TrainingState:
         rng.set_rng_state(saved["rng"])
         self.step, self.history, self.elapsed_s = saved["step"], saved["history"], saved["elapsed_s"]
         self.train_loss_sum, self.train_correct = saved["train_loss_sum"], saved["train_correct"]
-        self.train_seen = saved["train_seen"]
+        self.train_seen, self.unread = saved["train_seen"], []
 
 
 def training_batches(data, batch_size, seed):
@@ -73,67 +104,98 @@ def training_batches(data, batch_size, seed):
 
 
 def n_correct(logits, labels):
-    """How many rows of ``logits`` have their largest entry at the row's label."""
-    return int((logits.numpy().argmax(axis=1) == labels).sum())
+    """How many rows of ``logits`` have their largest entry at the row's label (an array where the
+    logits are), as a 0-d integer array there: on a GPU it stays there until read."""
+    with backend.device_scope(logits.data):
+        return (logits.data.argmax(axis=1) == labels).sum()
 
 
-def evaluate(model, x, y, batch_size=1000, device="cpu"):
-    """Mean cross-entropy and accuracy of ``model`` on all of (x, y), in chunks, without a graph."""
+def check_labels(model, x, *labels):
+    """A ValueError unless each array of ``labels`` holds class indices of ``model``'s outputs, 0 to C - 1,
+    with C read from the model's output for the first image of ``x``. ``train`` checks its labels so, on
+    the host, before they go to the device: on a GPU cross_entropy only turns a bad one into a NaN loss
+    (reading the labels back at every step would stall it), which a run would find at its next evaluation."""
     model.eval()
-    loss_sum, correct = 0.0, 0
     with no_grad():
+        n_classes = model(Tensor(x[:1])).shape[1]
+    for y in labels:
+        y = backend.to_numpy(y)
+        if y.dtype.kind not in "iu" or y.ndim != 1:
+            raise ValueError(f"labels must be class indices, a 1-D integer array; got dtype {y.dtype} shape {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
+            raise ValueError(f"labels must be class indices in [0, {n_classes}) for a model with {n_classes} "
+                             f"outputs; got values in [{y.min()}, {y.max()}]")
+
+
+def evaluate(model, x, y, batch_size=1000, device=None):
+    """Mean cross-entropy and accuracy of ``model`` on all of (x, y), in chunks, without a graph.
+
+    x and y are copied to ``device`` first when it is given; the chunks are views of them, and the
+    sums stay where the model computes until the end reads them back.
+    """
+    if device is not None:
+        x, y = backend.to_device(x, device), backend.to_device(y, device)
+    model.eval()
+    loss_sum = correct = 0
+    with no_grad(), backend.device_scope(x):
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            logits = model(Tensor(xb, device=device))
-            loss_sum += F.cross_entropy(logits, Tensor(yb, device=device)).item() * len(xb)
-            correct += n_correct(logits, yb)
-    return loss_sum / len(x), correct / len(x)
+            logits = model(Tensor(xb))
+            loss = F.cross_entropy(logits, Tensor(yb))
+            loss_sum = loss_sum + loss.data.astype(np.float64) * len(xb)
+            correct = correct + n_correct(logits, yb)
+    return float(loss_sum) / len(x), int(correct) / len(x)
 
 
-def train_step(model, optimizer, xb, yb, device="cpu"):
-    """One step of gradient descent on a batch; returns (the batch's loss, correctly classified images).
-
-    A non-finite loss is returned without updating anything.
+def train_step(model, optimizer, xb, yb):
+    """One step of gradient descent on a batch (arrays on the model's device). Returns the batch's loss
+    and how many of its images were classified right, as 0-d arrays on that device, unread: the step
+    makes no device-to-host sync, so a non-finite loss updates the weights too (``train`` finds it later).
     """
     model.train()
-    logits = model(Tensor(xb, device=device))
-    loss = F.cross_entropy(logits, Tensor(yb, device=device))
-    value = loss.item()
-    if math.isfinite(value):
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return value, n_correct(logits, yb)
+    logits = model(Tensor(xb))
+    loss = F.cross_entropy(logits, Tensor(yb))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.data, n_correct(logits, yb)
 
 
 def train(state, data, *, max_steps, eval_freq, device="cpu", eval_batch_size=1000, show_progress=True,
           after_evaluation=None, stop_requested=None):
     """Train from ``state`` up to step ``max_steps``; evaluate every ``eval_freq`` steps and at the end.
 
-    ``data`` has train_x, train_y, test_x, test_y (the batches come from ``state.batches``). Each
-    evaluation appends a row to ``state.history`` and then calls ``after_evaluation(state)``, if given.
-    Training stops early, after a whole step, once ``stop_requested()`` returns True. A NaN or
-    infinite loss raises TrainingDiverged before the state takes it in. Returns ``state``.
+    ``data`` has train_x, train_y, test_x, test_y (the batches come from ``state.batches``); the
+    batches' samples and the test set are put on ``device`` once, their labels checked on the host
+    first (``check_labels``). Each evaluation appends a row to ``state.history`` and then calls
+    ``after_evaluation(state)``, if given. Training stops early, after a whole step, once
+    ``stop_requested()`` returns True. A NaN or infinite loss raises TrainingDiverged: a training loss
+    at the next evaluation (or when training stops), naming its step, before the row is appended; the
+    state in memory has then trained past it (its weights may hold NaN) and ``state.state_dict()``
+    refuses it. Returns ``state``.
     """
+    test_x = backend.to_device(data.test_x, device)
+    check_labels(state.model, test_x, state.batches.y, data.test_y)
+    test_y = backend.to_device(data.test_y, device)
+    batches = state.batches.to(device)
     started = time.perf_counter() - state.elapsed_s
     with progress_bar(max_steps, state.step, show_progress) as bar:
+        shown = -1.0
         while state.step < max_steps and not (stop_requested and stop_requested()):
-            xb, yb = next(state.batches)
-            loss, correct = train_step(state.model, state.optimizer, xb, yb, device)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"the training loss became {loss} at step {state.step + 1}; "
-                                       "try a lower learning rate")
+            xb, yb = next(batches)
+            loss, correct = train_step(state.model, state.optimizer, xb, yb)
             state.step += 1
-            state.train_loss_sum += loss * len(yb)
-            state.train_correct += correct
-            state.train_seen += len(yb)
+            state.unread.append((loss, correct, len(yb)))
             state.elapsed_s = time.perf_counter() - started
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            if not bar.disable and state.elapsed_s - shown >= 1:    # the bar reads a loss once a second
+                bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+                shown = state.elapsed_s
 
             if state.step % eval_freq == 0 or state.step == max_steps:
-                test_loss, test_acc = evaluate(state.model, data.test_x, data.test_y, eval_batch_size, device)
-                if not math.isfinite(test_loss):
+                state.collect()
+                test_loss, test_acc = evaluate(state.model, test_x, test_y, eval_batch_size)
+                if not np.isfinite(test_loss):
                     raise TrainingDiverged(f"the test loss became {test_loss} at step {state.step}; "
                                            "try a lower learning rate")
                 state.elapsed_s = time.perf_counter() - started
@@ -147,6 +209,7 @@ def train(state, data, *, max_steps, eval_freq, device="cpu", eval_batch_size=10
                           f"| {row['elapsed_s']:.0f} s", file=sys.stderr)
                 if after_evaluation:
                     after_evaluation(state)
+    state.collect()         # stopped between evaluations: what a checkpoint of the state would hold
     return state
 
 

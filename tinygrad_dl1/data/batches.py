@@ -3,6 +3,8 @@ import copy
 
 import numpy as np
 
+from .. import backend
+
 
 def iterate_minibatches(x, y, batch_size, shuffle=True, seed=None, drop_last=False):
     """Yield (x_batch, y_batch) once over the data, in a seeded random order if ``shuffle``."""
@@ -29,6 +31,10 @@ class BatchStream:
     skipped so every batch has ``batch_size`` samples. ``state_dict()`` /
     ``load_state_dict()`` let a resumed run draw exactly the batches an
     uninterrupted one would.
+
+    Batches come from where the samples are: ``to("cuda")`` copies them to the GPU
+    once, after which each epoch's order (drawn on the host) goes there once too
+    and every batch is gathered there, with nothing copied per batch.
     """
 
     def __init__(self, x, y, batch_size, seed=0, drop_last=True):
@@ -43,24 +49,44 @@ class BatchStream:
         self.position = 0   # samples of the current epoch already handed out
         self._new_order()
 
+    @property
+    def device(self):
+        """Where the samples are, and the batches are made: 'cpu' or 'cuda:N'."""
+        return backend.device_of(self.x)
+
+    def to(self, device):
+        """Keep the samples on ``device`` (copied once; nothing to do if they are there); returns self."""
+        if backend.parse_device(device) != self.device:
+            self.x, self.y = backend.to_device(self.x, device), backend.to_device(self.y, device)
+            self._order_here = backend.to_device(self._order, device)
+        return self
+
     def _new_order(self):
         self._rng_state = copy.deepcopy(self.rng.bit_generator.state)  # before this epoch's draw
         self._order = self.rng.permutation(self.n)
+        self._order_here = backend.to_device(self._order, self.device)   # the order where the samples are
 
-    def next_indices(self):
-        """The sample indices of the next batch."""
+    def _next_span(self):
+        """(start, stop): the positions in this epoch's order of the next batch's samples."""
         left = self.n - self.position
         if left == 0 or (self.drop_last and left < self.batch_size):
             self.epoch += 1
             self.position = 0
             self._new_order()
-        idx = self._order[self.position:self.position + self.batch_size]
-        self.position += len(idx)
-        return idx
+        start = self.position
+        self.position = min(start + self.batch_size, self.n)
+        return start, self.position
+
+    def next_indices(self):
+        """The sample indices of the next batch (a NumPy array)."""
+        start, stop = self._next_span()
+        return self._order[start:stop]
 
     def __next__(self):
-        idx = self.next_indices()
-        return self.x[idx], self.y[idx]
+        start, stop = self._next_span()
+        idx = self._order_here[start:stop]
+        with backend.device_scope(idx):
+            return self.x[idx], self.y[idx]
 
     def __iter__(self):
         return self

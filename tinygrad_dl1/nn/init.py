@@ -15,7 +15,9 @@ def fan_in(shape):
 
 
 def _fill(t, values):
-    t.data[...] = backend.to_device(values.astype(t.dtype), t.device)
+    """Copy the NumPy array ``values`` into ``t`` in place, on t's device."""
+    with backend.device_scope(t.data):              # on a GPU: write on the GPU that holds t
+        t.data[...] = backend.to_device(values.astype(t.dtype), t.device)
     t._version += 1
     return t
 
@@ -31,7 +33,8 @@ def normal_(t, mean=0.0, std=1.0, generator=None):
 
 
 def zeros_(t):
-    t.data[...] = 0
+    with backend.device_scope(t.data):
+        t.data[...] = 0
     t._version += 1
     return t
 

@@ -22,7 +22,8 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True, dtype=np.float32, device=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
-        self.data = self.data.copy()
+        with backend.device_scope(self.data):       # on a GPU: CuPy copies to the current GPU
+            self.data = self.data.copy()
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -174,7 +175,8 @@ class Module:
             raise ValueError(f"load_state_dict into {type(self).__name__}:\n  " + "\n  ".join(problems))
         for key, value in values.items():
             t = targets[key]
-            t.data[...] = backend.to_device(value.astype(t.dtype, copy=False), t.device)
+            with backend.device_scope(t.data):      # on a GPU: write on the GPU that holds t
+                t.data[...] = backend.to_device(value.astype(t.dtype, copy=False), t.device)
             t._version += 1
         return IncompatibleKeys(missing, unexpected)
 

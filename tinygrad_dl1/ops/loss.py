@@ -28,7 +28,10 @@ class CrossEntropyIndex(Function):
         xp = backend.array_module(logits)
         logp = stable_log_softmax(logits, axis=1)
         self.p = xp.exp(logp) if self.needs_input_grad[0] else None   # dL/dlogits = (p - onehot(t)) / N needs p
-        return -logp[xp.arange(len(logits)), self.target].mean()
+        picked = logp[xp.arange(len(logits)), self.target]
+        # an index outside [0, C) (which a GPU's gather would wrap around) makes its row, and the loss, NaN
+        valid = (self.target >= 0) & (self.target < logits.shape[1])
+        return -xp.where(valid, picked, picked.dtype.type("nan")).mean()
 
     def backward(self, gl):             # dL/dlogits = (p - onehot(t)) / N
         g = self.p.copy()
@@ -59,7 +62,14 @@ class CrossEntropyProb(Function):
 
 
 def cross_entropy(logits, target):
-    """Softmax cross-entropy of logits (N, C) against class indices (N,) or probabilities (N, C)."""
+    """Softmax cross-entropy of logits (N, C) against class indices (N,) or probabilities (N, C).
+
+    Class indices must lie in [0, C). On the CPU an index out of range raises ValueError. On a
+    GPU, finding one would read the labels back to the host, a sync that stalls every training
+    step, so there the check runs on the device and an index out of range makes the loss NaN
+    (PyTorch's CUDA cross_entropy fails asynchronously, with a device-side assert, for the same
+    reason). ``train`` checks its labels once, on the host, before they go to the device.
+    """
     checks.check_logits(logits)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         checks.check_probability_target(target, logits)

@@ -14,10 +14,15 @@ Forward runs over the kh*kw offsets k = kw*i + j of channels-last shifted views 
 image, keeping the running max and, only when a gradient is wanted, the winning offset
 of each output (a small int array). The output is an (N, C, OH, OW) view of
 channels-last memory, like conv2d's.
+
+On a GPU, when a gradient is wanted, each direction is one fused kernel (see
+tinygrad_dl1/kernels.py): MAX_POOL finds the max and its offset for each output, and
+MAX_POOL_BACKWARD computes each input pixel's gradient as the sum of gy over the windows
+that hold it and that it won (a gather: no atomic adds).
 """
-from .. import backend, checks
+from .. import backend, checks, kernels
 from ..function import Function
-from .im2col import output_size, pad_channels_last, windows
+from .im2col import GEOMETRY, OVER_WINDOWS_HOLDING_PIXEL, geometry, output_size, pad_channels_last, windows
 
 
 class MaxPool2d(Function):
@@ -28,37 +33,86 @@ class MaxPool2d(Function):
         xp = backend.array_module(x)
         kh, kw = self.kernel
         self.x_shape, self.out_hw = x.shape, output_size(x.shape, self.kernel, self.stride, self.padding)
-        view = windows(pad_channels_last(x, self.padding, -xp.inf), self.kernel, self.stride, self.out_hw)
-        y = view[:, :, :, 0, 0].copy()                 # the max so far: offset 0's values
+        shape = (x.shape[0], *self.out_hw, x.shape[1])                  # channels-last
         self.winner = None
         if not self.needs_input_grad[0]:
+            view = windows(pad_channels_last(x, self.padding, -xp.inf), self.kernel, self.stride, self.out_hw)
+            y = view[:, :, :, 0, 0].copy()             # the max so far: offset 0's values
             for k in range(1, kh * kw):
                 xp.maximum(y, view[:, :, :, k // kw, k % kw], out=y)     # maximum propagates NaN
             return y.transpose(0, 3, 1, 2)
-        # dL/dx needs, per output, the offset that holds the max: kept beside the max, offset by offset
-        self.winner = winner = xp.zeros(y.shape, xp.int8 if kh * kw <= 127 else xp.int32)
-        # buffers that every offset reuses: no new arrays inside the loop
-        v, better, is_nan = xp.empty_like(y), xp.empty(y.shape, bool), xp.empty(y.shape, bool)
-        for k in range(1, kh * kw):
-            v[...] = view[:, :, :, k // kw, k % kw]    # offset k's values, copied: contiguous arrays are faster
-            xp.greater(v, y, out=better)               # better = v > y: a tie keeps the earlier offset
-            better |= xp.isnan(v, out=is_nan)          # and a NaN wins
-            # winner = k where better; k is above every offset stored so far, so a max sets it
-            # (the same as winner[better] = k, and many times faster)
-            xp.maximum(winner, better * winner.dtype.type(k), out=winner)
-            xp.maximum(y, v, out=y)                    # y = v where better (maximum propagates NaN)
+        # dL/dx needs, per output, the offset that holds the max
+        y = xp.empty(shape, x.dtype)
+        self.winner = xp.empty(shape, xp.int8 if kh * kw <= 127 else xp.int32)
+        MAX_POOL(x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"), y, self.winner)
         return y.transpose(0, 3, 1, 2)
 
     def backward(self, gy):             # dL/dx_pad[n, c, sh*r + i, sw*s + j] += gy[n, c, r, s] where (i, j) won
         xp = backend.array_module(gy)
-        (kh, kw), (ph, pw), (n, c, height, width) = self.kernel, self.padding, self.x_shape
-        gy = gy.transpose(0, 2, 3, 1)
-        gx_pad = xp.zeros((n, height + 2 * ph, width + 2 * pw, c), gy.dtype)
-        view = windows(gx_pad, self.kernel, self.stride, self.out_hw)
-        for k in range(kh * kw):
-            target = view[:, :, :, k // kw, k % kw]
-            target += gy * (self.winner == k)
-        return gx_pad[:, ph:ph + height, pw:pw + width].transpose(0, 3, 1, 2)
+        n, c, height, width = self.x_shape
+        gx = xp.empty((n, height, width, c), gy.dtype)
+        MAX_POOL_BACKWARD(gy.transpose(0, 2, 3, 1), self.winner,
+                          *geometry(self.x_shape, self.kernel, self.stride, self.padding), gx)
+        return gx.transpose(0, 3, 1, 2)
+
+
+def max_pool_twin(x, c, height, width, out_height, out_width, kh, kw, sh, sw, ph, pw, lowest, y, winner):
+    """MAX_POOL with array ops, over the kh*kw offsets of shifted views of the image padded with ``lowest``."""
+    xp = backend.array_module(x)
+    view = windows(pad_channels_last(x, (ph, pw), lowest), (kh, kw), (sh, sw), (out_height, out_width))
+    y[...] = view[:, :, :, 0, 0]                       # the max so far: offset 0's values
+    winner.fill(0)
+    # buffers that every offset reuses: no new arrays inside the loop
+    v, better, is_nan = xp.empty_like(y), xp.empty(y.shape, bool), xp.empty(y.shape, bool)
+    for k in range(1, kh * kw):
+        v[...] = view[:, :, :, k // kw, k % kw]        # offset k's values, copied: contiguous arrays are faster
+        xp.greater(v, y, out=better)                   # better = v > y: a tie keeps the earlier offset
+        better |= xp.isnan(v, out=is_nan)              # and a NaN wins
+        # winner = k where better; k is above every offset stored so far, so a max sets it
+        # (the same as winner[better] = k, and many times faster)
+        xp.maximum(winner, better * winner.dtype.type(k), out=winner)
+        xp.maximum(y, v, out=y)                        # y = v where better (maximum propagates NaN)
+    return y, winner
+
+
+MAX_POOL = kernels.Kernel("max_pool", "raw T x, " + GEOMETRY + ", T lowest", "T y, I winner", """
+    ptrdiff_t k = i;                              // output (n, r, s, c), channels-last
+    const int c = k % C; k /= C;
+    const int s = k % OW; k /= OW;
+    const int r = k % OH;
+    const ptrdiff_t sample = k / OH;
+    T best = lowest;
+    int best_offset = 0;
+    for (int offset = 0; offset < kh * kw; offset++) {        // row-major: offset = kw * ki + kj
+        const int h = sh * r + offset / kw - ph, w = sw * s + offset % kw - pw;
+        const T v = (h >= 0 && h < H && w >= 0 && w < W) ? x[((sample * C + c) * H + h) * W + w] : lowest;
+        if (offset == 0 || v > best || isnan(v)) {   // a tie keeps the earlier offset; a NaN wins
+            best = v;
+            best_offset = offset;
+        }
+    }
+    y = best;
+    winner = best_offset;
+    """, twin=max_pool_twin)
+
+
+def max_pool_backward_twin(gy, winner, c, height, width, out_height, out_width, kh, kw, sh, sw, ph, pw, gx):
+    """MAX_POOL_BACKWARD with array ops: gy added, offset by offset, where that offset won."""
+    n = gx.shape[0]
+    gx_pad = backend.array_module(gy).zeros((n, height + 2 * ph, width + 2 * pw, c), gy.dtype)
+    view = windows(gx_pad, (kh, kw), (sh, sw), (out_height, out_width))
+    for k in range(kh * kw):
+        target = view[:, :, :, k // kw, k % kw]
+        target += gy * (winner == k)
+    gx[...] = gx_pad[:, ph:ph + height, pw:pw + width]
+    return gx
+
+
+MAX_POOL_BACKWARD = kernels.Kernel(
+    "max_pool_backward", "raw T gy, raw I winner, " + GEOMETRY, "T gx",
+    OVER_WINDOWS_HOLDING_PIXEL.replace(
+        "{add}", "if (winner[window * C + c] == ki * kw + kj) sum += gy[window * C + c];") + "gx = sum;",
+    twin=max_pool_backward_twin)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):

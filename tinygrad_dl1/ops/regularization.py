@@ -25,18 +25,21 @@ class Dropout(Function):
 def dropout(x, p=0.5, training=True, generator=None):
     """Inverted dropout of ``x``; the identity when ``training`` is False or p is 0.
 
-    The mask is drawn on the CPU from ``generator`` (a NumPy Generator; by default
-    ``tinygrad_dl1.rng.default_generator()``), so a seed gives the same mask on every device.
+    The mask is made where ``x`` lives, from two keys drawn on the host from ``generator`` (a
+    NumPy Generator; by default ``tinygrad_dl1.rng.default_generator()``): an entry is dropped
+    when its 32 random bits (``rng.random_bits``), read as an integer, fall below p * 2^32. The
+    same keys give the same mask on every device, and nothing is copied to or from a GPU.
     """
     checks.check_tensor(x, "dropout")
     checks.check_probability(p, "dropout")
     if not training or p == 0:
         return x
     checks.check_floating(x, "dropout", "the kept entries are scaled by 1 / (1 - p)")
-    if p == 1:
-        with backend.device_scope(x.data):
+    with backend.device_scope(x.data):
+        if p == 1:
             return Dropout(backend.array_module(x.data).zeros(x.shape, x.dtype))(x)
-    generator = rng.default_generator() if generator is None else generator
-    keep = generator.random(x.shape) >= p                    # kept with probability 1 - p
-    mask = backend.to_device(keep.astype(x.dtype) * x.dtype.type(1 / (1 - p)), x.device)
+        bits = rng.random_bits(x.shape, generator, like=x.data)
+        threshold = bits.dtype.type(min(round(p * 2 ** 32), 2 ** 32 - 1))   # P(bits < threshold) = p
+        mask = (bits >= threshold).astype(x.dtype)                          # kept with probability 1 - p
+        mask *= x.dtype.type(1 / (1 - p))
     return Dropout(mask)(x)

@@ -80,21 +80,22 @@ def flatten(x, start_dim=0, end_dim=-1):
     return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
 
 
-def _as_index_part(part, xp):
-    """One part of an index, with Tensors and lists as arrays."""
+def _as_index_part(part, device):
+    """One part of an index, with Tensors, lists and arrays as arrays on ``device``."""
     if isinstance(part, Tensor):
         part = part.data
     if isinstance(part, list):
-        part = xp.asarray(part)
+        part = np.asarray(part)
     if backend.is_array(part):
         checks.check_index_array(part)
+        part = backend.to_device(part, device)
     return part
 
 
 def getitem(x, index):
-    """x[index] for ints, slices, None, Ellipsis and integer or boolean arrays."""
+    """x[index] for ints, slices, None, Ellipsis and integer or boolean arrays (or lists, or Tensors)."""
     checks.check_tensor(x, "getitem")
-    xp = backend.array_module(x.data)
-    with backend.device_scope(x.data):        # a list index becomes an array on x's device
-        index = tuple(_as_index_part(p, xp) for p in index) if isinstance(index, tuple) else _as_index_part(index, xp)
+    parts = tuple(_as_index_part(p, x.device) for p in (index if isinstance(index, tuple) else (index,)))
+    index = parts if isinstance(index, tuple) else parts[0]
+    checks.check_index_in_range(index, x.shape)   # CuPy would wrap an integer index out of range around
     return GetItem(index)(x)

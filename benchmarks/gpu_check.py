@@ -1,0 +1,291 @@
+"""What tinygrad_dl1 does on a GPU, checked in one run, with a table at the end.
+
+    python benchmarks/gpu_check.py --data-dir ../shared/data     # a machine with CuPy and a GPU
+    python benchmarks/gpu_check.py --tiny                        # small synthetic data, a few steps
+
+1. the GPU, the driver and the libraries;
+2. op parity: each op's output and input gradients on the GPU against the CPU's
+   (float64: 1e-9 relative, float32: 1e-4);
+3. device-to-host syncs and kernel launches per training step of the three models, counted
+   on the strict CuPy stand-in (tests/fake_cupy.py: real CuPy counts neither);
+4. training-step times of the three models next to PyTorch CUDA from the same weights
+   (TF32 off on both sides, cudnn.benchmark on, timed with device synchronisation);
+5. the ConvNet trained 500 steps on the GPU, then resumed to 1,000: its test accuracy at
+   steps 500 and 1,000 against the CPU's (docs/results/convnet-1000-cpu), within 0.03.
+
+It exits 1 when a check fails. The test suite runs it with --tiny on the stand-in, so it
+cannot rot; the full run takes a few minutes on one H100/H200.
+"""
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))   # the stand-in, the PyTorch twins, fake CIFAR files
+
+from tinygrad_dl1 import Tensor, backend, cli, manual_seed, models, optim  # noqa: E402
+from tinygrad_dl1.nn import functional as F  # noqa: E402
+
+CPU_CONVNET_RUN = os.path.join(HERE, "..", "docs", "results", "convnet-1000-cpu", "metrics.csv")
+ACCURACY_TOLERANCE = 0.03
+
+
+# ----- 1. the machine -----
+
+def environment():
+    """(name, value) rows: the GPU, its driver and runtime, and the library versions."""
+    cupy = backend.cupy
+    rows = [("numpy", np.__version__), ("cupy", getattr(cupy, "__version__", "stand-in"))]
+    try:
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        rows += [("GPU", props["name"].decode() if isinstance(props["name"], bytes) else props["name"]),
+                 ("CUDA runtime", cupy.cuda.runtime.runtimeGetVersion()),
+                 ("CUDA driver", cupy.cuda.runtime.driverGetVersion())]
+    except AttributeError:
+        rows.append(("GPU", "the CuPy stand-in (tests/fake_cupy.py)"))
+    torch = _torch_cuda()
+    rows.append(("torch", f"{torch.__version__} (CUDA {torch.version.cuda})" if torch else "no CUDA build"))
+    return rows
+
+
+def _torch_cuda():
+    """PyTorch when it has a GPU to run on, else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+# ----- 2. op parity -----
+
+# name: (function of tensors, input shapes); inputs are drawn in [0.1, 1.1) x sign, away from kinks
+OPS = {
+    "linear": (lambda x, w, b: F.linear(x, w, b), [(8, 5), (4, 5), (4,)]),
+    "matmul": (lambda a, b: a @ b, [(3, 4, 5), (5, 2)]),
+    "add, mul, div (broadcast)": (lambda a, b: (a + b) * a / (b * b + 1), [(4, 5), (5,)]),
+    "exp, log, pow": (lambda a: (a.exp() + (a * a + 1).log()) ** 2, [(4, 5)]),
+    "sum, mean, max": (lambda a: a.sum(axis=0) + a.mean(axis=0) + a.max(axis=0), [(6, 5)]),
+    "getitem": (lambda a: a[np.array([0, 2, 2]), 1:4], [(4, 5)]),
+    "leaky_relu": (lambda a: F.leaky_relu(a, 0.02), [(4, 5)]),
+    "softmax, log_softmax": (lambda a: F.softmax(a, 1) + F.log_softmax(a, 0), [(4, 5)]),
+    "cross_entropy": (lambda a: F.cross_entropy(a, np.array([1, 0, 4, 2])), [(4, 5)]),
+    "batch_norm (training)": (lambda x, g, b: F.batch_norm(x, g, b), [(6, 3, 2, 2), (3,), (3,)]),
+    "conv2d (stride 2, pad 1)": (lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+                                 [(2, 3, 7, 7), (4, 3, 3, 3), (4,)]),
+    "conv2d_composed": (lambda x, w: F.conv2d_composed(x, w, padding=1), [(2, 3, 5, 5), (4, 3, 3, 3)]),
+    "max_pool2d (3, 2, 1)": (lambda x: F.max_pool2d(x, 3, 2, 1), [(2, 3, 8, 8)]),
+}
+
+
+def run_op(fn, arrays, device):
+    """fn's output and the gradient of sum(output * r) for each input, as NumPy arrays."""
+    inputs = [Tensor(a, requires_grad=True, device=device) for a in arrays]
+    out = fn(*inputs)
+    weights = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
+    out.backward(Tensor(weights, device=device))
+    return [out.numpy()] + [backend.to_numpy(x.grad) for x in inputs]
+
+
+def op_parity(device):
+    """(name, dtype, worst relative difference, passed) for each op of OPS."""
+    rows = []
+    for name, (fn, shapes) in OPS.items():
+        for dtype, tolerance in ((np.float64, 1e-9), (np.float32, 1e-4)):
+            rng = np.random.default_rng(0)
+            arrays = [(rng.uniform(0.1, 1.1, s) * rng.choice([-1, 1], s)).astype(dtype) for s in shapes]
+            cpu, gpu = run_op(fn, arrays, "cpu"), run_op(fn, arrays, device)
+            worst = max(float(np.max(np.abs(c - g)) / (np.max(np.abs(c)) + 1e-30)) for c, g in zip(cpu, gpu))
+            rows.append((name, np.dtype(dtype).name, worst, worst <= tolerance))
+    return rows
+
+
+# ----- 3. syncs and launches -----
+
+def step_of(model, opt, x, t):
+    """One training step of ``model`` on the batch (x, t), as a function."""
+    def step():
+        loss = F.cross_entropy(model(x), t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def three_models(device, tiny):
+    """(name, model, optimizer, x, t) for the default MLP, the better MLP and the ConvNet, on ``device``."""
+    rng = np.random.default_rng(0)
+    batches = {"mlp": 200, "better": 500, "convnet": 32} if not tiny else {"mlp": 8, "better": 8, "convnet": 2}
+    out = []
+    for name, make, lr, adam in (
+            ("MLP 3072-100-10, SGD", lambda: models.MLP(3072, [100], 10), 2e-3, False),
+            ("better MLP, Adam", lambda: models.MLP(3072, [1000, 500, 200, 50], 10, batch_norm=True, dropout=0.2,
+                                                    init="default"), 1e-3, True),
+            ("ConvNet, Adam", lambda: models.ConvNet(), 1e-4, True)):
+        key = "mlp" if "SGD" in name else "better" if "better" in name else "convnet"
+        manual_seed(0)
+        model = make().to(device)
+        opt = optim.Adam(model.parameters(), lr=lr) if adam else optim.SGD(model.parameters(), lr=lr)
+        n = batches[key]
+        x = Tensor(rng.standard_normal((n, 3, 32, 32)).astype(np.float32), device=device)
+        t = Tensor(rng.integers(0, 10, n), device=device)
+        out.append((name, model, opt, x, t))
+    return out
+
+
+def syncs_and_launches():
+    """(model, syncs, launches) of one training step of each model, counted on a fresh stand-in."""
+    from fake_cupy import FakeCupy
+    fake = FakeCupy(device_count=1)
+    previous = backend.use_gpu_library(fake, fake.cupyx)
+    try:
+        rows = []
+        for name, model, opt, x, t in three_models("cuda:0", tiny=True):
+            step = step_of(model, opt, x, t)
+            step()                                   # the first step makes the optimizer's state
+            with fake.counting() as count:
+                step()
+            rows.append((name, count.syncs, count.launches))
+        return rows
+    finally:
+        backend.use_gpu_library(*previous)
+
+
+# ----- 4. step times -----
+
+def synchronize(torch=None):
+    """Wait for the GPU to finish what was queued (CuPy's and, when given, PyTorch's)."""
+    backend.cupy.cuda.Device().synchronize()
+    if torch is not None:
+        torch.cuda.synchronize()
+
+
+def time_steps(step, sync, repeats=5, number=10):
+    """Best seconds per call of ``step`` over ``repeats`` blocks of ``number`` calls, after a warm-up."""
+    step()
+    sync()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            step()
+        sync()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def step_times():
+    """(model, ours ms, PyTorch CUDA ms or None) of one training step on the GPU."""
+    from common import torch_training_step
+    from torch_reference import torch_twin
+    torch = _torch_cuda()
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    rows = []
+    for name, model, opt, x, t in three_models("cuda", tiny=False):
+        theirs = None
+        if torch is not None:
+            twin = torch_twin(torch, model).cuda()
+            their_opt = (torch.optim.Adam if isinstance(opt, optim.Adam) else torch.optim.SGD)(twin.parameters(),
+                                                                                             lr=opt.lr)
+            their_step = torch_training_step(torch, twin, their_opt, x.numpy(), t.numpy(), device="cuda")
+            theirs = time_steps(their_step, lambda: synchronize(torch))
+        ours = time_steps(step_of(model, opt, x, t), synchronize)
+        rows.append((name, ours * 1e3, None if theirs is None else theirs * 1e3))
+    return rows
+
+
+# ----- 5. a ConvNet run, resumed -----
+
+def test_accuracies(metrics_csv):
+    """{step: test accuracy} of a run's metrics.csv."""
+    with open(metrics_csv) as f:
+        return {int(row["step"]): float(row["test_acc"]) for row in csv.DictReader(f)}
+
+
+def train_convnet(data_dir, out, device, max_steps, eval_freq, resume=False, extra=()):
+    """The command line's ConvNet training; raises if it fails."""
+    argv = ["train", "convnet", "--data-dir", data_dir, "--out", out, "--device", device, "--no-progress",
+            "--max-steps", str(max_steps), "--eval-freq", str(eval_freq), *extra] + (["--resume"] if resume else [])
+    status = cli.main(argv)
+    if status != 0:
+        raise RuntimeError(f"tinygrad-dl1 {' '.join(argv)} exited with {status}")
+    return test_accuracies(os.path.join(out, "metrics.csv"))
+
+
+def convnet_run(data_dir, tiny, workdir):
+    """(step, GPU accuracy, CPU accuracy, passed) at half way and at the end of a run resumed half way."""
+    steps, extra = (2, ["--batch-size", "2"]) if tiny else (1000, [])
+    gpu_out = os.path.join(workdir, "gpu")
+    train_convnet(data_dir, gpu_out, "cuda", steps // 2, steps // 2, extra=extra)
+    gpu = train_convnet(data_dir, gpu_out, "cuda", steps, steps // 2, resume=True, extra=extra)
+    if tiny:        # the CPU's run, on the same tiny data
+        cpu = train_convnet(data_dir, os.path.join(workdir, "cpu"), "cpu", steps, steps // 2, extra=extra)
+    else:
+        cpu = test_accuracies(CPU_CONVNET_RUN)
+    return [(step, gpu.get(step), cpu.get(step),
+             gpu.get(step) is not None and cpu.get(step) is not None
+             and abs(gpu[step] - cpu[step]) <= ACCURACY_TOLERANCE) for step in (steps // 2, steps)]
+
+
+# ----- the table -----
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py (not needed with --tiny)")
+    parser.add_argument("--tiny", action="store_true", help="small synthetic data and few steps, no timings")
+    args = parser.parse_args(argv)
+    if not backend.gpu_available():
+        print("gpu_check: no GPU (CuPy missing or sees no device)", file=sys.stderr)
+        return 1
+    if not args.tiny and not args.data_dir:
+        parser.error("--data-dir is needed without --tiny")
+    failed = []
+    started = time.perf_counter()
+    print("## the machine")
+    for name, value in environment():
+        print(f"{name:<14} {value}")
+
+    print("\n## op parity, GPU against CPU: worst relative difference of output and gradients")
+    for name, dtype, worst, passed in op_parity("cuda"):
+        print(f"{name:<28} {dtype:<8} {worst:9.2e}  {'ok' if passed else 'FAIL'}")
+        failed += [] if passed else [f"op parity: {name} {dtype}"]
+
+    print("\n## per training step, counted on the CuPy stand-in")
+    for name, syncs, launches in syncs_and_launches():
+        print(f"{name:<24} {syncs:3d} syncs {launches:5d} kernel launches")
+        failed += [] if syncs == 0 else [f"syncs: {name}"]
+
+    if not args.tiny:
+        print("\n## training step on the GPU, ms (PyTorch CUDA from the same weights, TF32 off)")
+        for name, ours, theirs in step_times():
+            ratio = f"{ours / theirs:6.2f}" if theirs else "     -"
+            print(f"{name:<24} ours {ours:8.2f}  torch {theirs or float('nan'):8.2f}  ratio {ratio}")
+
+    print("\n## ConvNet: half the steps, then resumed; test accuracy against the CPU's")
+    with tempfile.TemporaryDirectory() as workdir:
+        data_dir = args.data_dir
+        if args.tiny:
+            from cifar_files import make_cifar
+            data_dir = os.path.join(workdir, "data")
+            make_cifar(Path(data_dir) / "cifar-10-batches-py")
+        for step, gpu, cpu, passed in convnet_run(data_dir, args.tiny, workdir):
+            print(f"step {step:>5}: GPU {gpu}  CPU {cpu}  {'ok' if passed else 'FAIL'}")
+            failed += [] if passed else [f"ConvNet run: step {step}"]
+
+    print(f"\n## {'all checks passed' if not failed else 'FAILED: ' + '; '.join(failed)} "
+          f"in {time.perf_counter() - started:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""benchmarks/gpu_check.py in its tiny mode on the CuPy stand-in, so that it cannot rot."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tinygrad_dl1 import backend
+
+from cifar_files import isolated_env  # noqa: F401  (keeps the run away from the user's data)
+from fake_cupy import FakeCupy
+
+GPU_CHECK = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+
+
+@pytest.fixture
+def gpu_check():
+    spec = importlib.util.spec_from_file_location("gpu_check", GPU_CHECK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpu_check_passes_in_tiny_mode_on_the_stand_in(gpu_check, capsys):
+    fake = FakeCupy(device_count=1)
+    previous = backend.use_gpu_library(fake, fake.cupyx)
+    try:
+        status = gpu_check.main(["--tiny"])
+    finally:
+        backend.use_gpu_library(*previous)
+    out = capsys.readouterr().out
+    assert "## op parity" in out and "conv2d_composed" in out and "ConvNet, Adam" in out
+    assert status == 0, out
+
+
+def test_gpu_check_says_when_there_is_no_gpu(gpu_check, capsys):
+    previous = backend.use_gpu_library(None, None)
+    try:
+        assert gpu_check.main(["--tiny"]) == 1
+    finally:
+        backend.use_gpu_library(*previous)
+    assert "no GPU" in capsys.readouterr().err
