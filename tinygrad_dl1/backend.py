@@ -66,8 +66,9 @@ def parse_device(device):
         if not index.isdigit():
             raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         if not gpu_available():
-            raise RuntimeError(f"device {device!r} needs CuPy and a GPU; install the 'gpu' extra "
-                               "(pip install tinygrad_dl1[gpu]) on a machine with an NVIDIA GPU")
+            raise RuntimeError(f"device {device!r} needs CuPy and a GPU: on a machine with an NVIDIA GPU, "
+                               "pip install 'tinygrad_dl1[cuda12]' or 'tinygrad_dl1[cuda13]', after the CUDA "
+                               "version of its driver")
         return f"cuda:{index}"
     raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 
