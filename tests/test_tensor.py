@@ -135,6 +135,27 @@ def test_two_leaves_never_share_one_gradient_array(device):
     np.testing.assert_allclose(device.to_host(b.grad), [1.0, 1.0])
 
 
+def test_a_leaf_never_shares_its_gradient_with_a_view_or_another_input(device):
+    a = device.tensor(np.ones((2, 3)), requires_grad=True)
+    b = device.tensor(np.ones(6), requires_grad=True)
+    (a + b.reshape(2, 3)).sum().backward()        # b's gradient: a view of the gradient a gets
+    a.grad *= 10
+    np.testing.assert_allclose(device.to_host(b.grad), np.ones(6))
+
+    class Twice(Function):                          # one fresh array handed to both inputs
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, gy):
+            g = gy * 1
+            return g, g
+    c = device.tensor([1.0, 2.0], requires_grad=True)
+    d = device.tensor([3.0, 4.0], requires_grad=True)
+    Twice()(c, d).sum().backward()
+    c.grad *= 10
+    np.testing.assert_allclose(device.to_host(d.grad), [1.0, 1.0])
+
+
 def test_requires_grad_is_inferred_from_inputs(device):
     a = device.tensor([1.0], requires_grad=True)
     b = device.tensor([2.0])

@@ -42,6 +42,17 @@ def ensure_array(value):
     return value if is_array(value) else np.asarray(value)
 
 
+def same_memory(a, b):
+    """True when the arrays ``a`` and ``b`` are views of the same memory (or one array);
+    an array computed from another (a copy, a sum) has memory of its own."""
+    return is_array(a) and is_array(b) and _owner(a) is _owner(b)
+
+
+def _owner(array):
+    """The array that owns the memory of ``array`` (itself unless it is a view)."""
+    return array if array.base is None else array.base
+
+
 def device_of(array):
     """'cpu' for a NumPy array, 'cuda:N' for a CuPy array on GPU N."""
     if cupy is not None and isinstance(array, cupy.ndarray):

@@ -54,7 +54,7 @@ class Function:
                                "run and its saved arrays freed); call backward(retain_graph=True) the first "
                                "time if you need to backward twice")
         for i, (x, version) in enumerate(zip(self.inputs, self.input_versions)):
-            if x._version != version and any(_same_memory(saved, x.data) for saved in vars(self).values()):
+            if x._version != version and any(backend.same_memory(saved, x.data) for saved in vars(self).values()):
                 raise RuntimeError(
                     f"{self.name}.backward needs input {i} (a tensor of shape {x.shape}) as it was in forward, "
                     f"but it was changed in place since (version {version} then, {x._version} now); "
@@ -72,14 +72,3 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
-
-
-def _same_memory(saved, array):
-    """True when ``saved`` is ``array`` or a view of the same memory (what an op keeps of an input
-    without copying); copies and arrays computed from the input are independent of it."""
-    return backend.is_array(saved) and _owner(saved) is _owner(array)
-
-
-def _owner(array):
-    """The array that owns the memory of ``array`` (itself unless it is a view)."""
-    return array if array.base is None else array.base

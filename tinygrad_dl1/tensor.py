@@ -141,7 +141,8 @@ class Tensor:
                         continue
                     g = _checked_grad(node, i, x, g)
                     if x.grad_fn is None:            # a leaf: keep the gradient in .grad
-                        _accumulate_leaf_grad(x, g)
+                        others = [gy, *(h for j, h in enumerate(input_grads) if j != i)]
+                        _accumulate_leaf_grad(x, g, shared=any(backend.same_memory(g, h) for h in others))
                     elif x.grad_fn in pending:       # x feeds several ops: their gradients add up
                         pending[x.grad_fn] = backend.ensure_array(pending[x.grad_fn] + g)
                     else:                            # the first gradient to reach x: queue its node
@@ -227,10 +228,14 @@ def _checked_grad(fn, i, x, g):
     return g
 
 
-def _accumulate_leaf_grad(leaf, g):
-    """leaf.grad += g. The first gradient is copied: an op may hand one array to several
-    inputs (``a + b`` returns gy for both), and each leaf must own its ``.grad``."""
-    leaf.grad = g.copy() if leaf.grad is None else backend.ensure_array(leaf.grad + g)
+def _accumulate_leaf_grad(leaf, g, shared=False):
+    """leaf.grad += g. Each leaf owns its ``.grad``: a first gradient that is ``shared`` (the
+    op's incoming gradient or a view of it, or the memory of another input's gradient: ``a + b``
+    returns gy for both) is copied; one that the op made for this input alone is kept as it is."""
+    if leaf.grad is None:
+        leaf.grad = g.copy() if shared else g
+    else:
+        leaf.grad = backend.ensure_array(leaf.grad + g)
 
 
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)

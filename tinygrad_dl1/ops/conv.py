@@ -54,8 +54,9 @@ class Conv2d(Function):
         gx = gw = None
         if need_x:
             gx = col2im(gy @ self.weight_matrix, self.x_shape, self.kernel, self.stride, self.padding)
-        if need_weight:     # a view: a leaf's first gradient is copied anyway (tensor.py)
-            gw = (gy.T @ self.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2)
+        if need_weight:
+            # a copy in the weight's own (C_out, C_in, kh, kw) layout: the optimizer reads it several times
+            gw = (gy.T @ self.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2).copy()
         if not self.has_bias:
             return gx, gw
         # the sum over rows: for the ConvNet's shapes NumPy's sum is up to 100 times faster than
