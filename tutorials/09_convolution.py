@@ -1,0 +1,319 @@
+# %% [markdown]
+# # 09 Convolution: im2col, one matrix product, col2im, and max-pooling
+#
+# A convolutional layer slides a small kernel over an image. Written as loops it is slow
+# and its backward is fiddly; rewritten with **im2col** (every window copied into a row) it
+# becomes one matrix product, whose backward we already know from tutorial 2. This tutorial
+# builds it that way and checks every step: against a naive loop, the library's two conv ops,
+# PyTorch (when installed), and central differences in float64.
+#
+# Like PyTorch, "convolution" here is a **cross-correlation** (the kernel is not flipped). For
+# an input $x$ of shape $(N, C_\text{in}, H, W)$ zero-padded by $p$ into $x^\text{pad}$, a weight
+# $W$ of shape $(C_\text{out}, C_\text{in}, k_h, k_w)$, a bias $b$ and a stride $s$:
+#
+# $$y_{n,o,r,t} = b_o + \sum_{c,i,j} W_{o,c,i,j}\; x^\text{pad}_{n,c,\,s r + i,\,s t + j}.$$
+
+# %%
+import inspect
+
+import numpy as np
+
+from tinygrad_dl1 import Tensor, gradcheck
+from tinygrad_dl1.nn import functional as F
+from tinygrad_dl1.ops.im2col import col2im, im2col, output_size
+
+rng = np.random.default_rng(0)
+
+
+def conv_naive(x, w, b, stride=1, padding=0):
+    """The formula above, loop by loop (float64 NumPy arrays)."""
+    n, _, height, width = x.shape
+    c_out, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh, ow = (height + 2 * padding - kh) // stride + 1, (width + 2 * padding - kw) // stride + 1
+    y = np.zeros((n, c_out, oh, ow))
+    for s in range(n):
+        for o in range(c_out):
+            for r in range(oh):
+                for t in range(ow):
+                    window = xp[s, :, stride * r:stride * r + kh, stride * t:stride * t + kw]
+                    y[s, o, r, t] = b[o] + (w[o] * window).sum()
+    return y
+
+
+# %% [markdown]
+# A tiny check by hand: with the kernel $\begin{pmatrix}1 & 0\\ 0 & -1\end{pmatrix}$,
+# $y_{r,t} = x_{r,t} - x_{r+1,t+1}$ (a diagonal difference). Flipping the kernel (a true
+# convolution) would give $x_{r+1,t+1} - x_{r,t}$, the opposite sign.
+
+# %%
+img = rng.standard_normal((1, 1, 3, 3))
+diag = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
+y = conv_naive(img, diag, np.zeros(1))
+assert np.allclose(y[0, 0], img[0, 0, :2, :2] - img[0, 0, 1:, 1:]), "cross-correlation: y[r,t] = x[r,t] - x[r+1,t+1]"
+assert not np.allclose(y, conv_naive(img, diag[..., ::-1, ::-1], np.zeros(1))), "flipping the kernel changes y"
+
+# %% [markdown]
+# ## 1. The output size
+#
+# Along each axis a window of size $k$ fits at the starts $0, s, 2s, \dots$ as long as it ends
+# inside the padded length $H + 2p$:
+#
+# $$H_\text{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1.$$
+#
+# With $k = 3, s = 1, p = 1$ (the assignment's ConvNet) $H_\text{out} = H$: "same" padding.
+
+# %%
+for height, k, s, p in [(4, 2, 1, 0), (5, 3, 2, 1), (7, 3, 2, 0), (32, 3, 1, 1), (6, 4, 3, 2)]:
+    expected = (height + 2 * p - k) // s + 1
+    got = conv_naive(rng.standard_normal((1, 1, height, height)), np.ones((1, 1, k, k)), np.zeros(1), s, p).shape
+    assert got[2:] == (expected, expected), f"H={height}, k={k}, s={s}, p={p}: {got[2:]} != {expected}"
+    assert output_size((1, 1, height, height), (k, k), (s, s), (p, p)) == (expected, expected), "library formula"
+    print(f"H={height:2d} k={k} s={s} p={p}  ->  H_out = ({height} + {2 * p} - {k}) // {s} + 1 = {expected}")
+
+# %% [markdown]
+# ## 2. im2col: each window becomes a row
+#
+# im2col copies the window of output pixel $(r, t)$ into row $(n, r, t)$ of a matrix, its
+# entries ordered by kernel offset $(i, j)$ and then channel $c$:
+#
+# $$\text{cols}_{(n,r,t),\,(i,j,c)} = x^\text{pad}_{n,c,\,s r+i,\,s t+j}, \qquad
+# \text{shape } (N H_\text{out} W_\text{out},\; k_h k_w C_\text{in}).$$
+#
+# A picture: a 1-channel $4 \times 4$ image with its pixels numbered, and its nine $2 \times 2$
+# windows (stride 1) as rows.
+
+# %%
+x = np.arange(16.0).reshape(1, 1, 4, 4)
+print("image:")
+print("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in x[0, 0]))
+cols = im2col(x, (2, 2), (1, 1), (0, 0))
+print("\ncols (one row per output pixel (r, t)):")
+for row_index, row in enumerate(cols):
+    r, t = divmod(row_index, 3)
+    print(f"  (r={r}, t={t}):", " ".join(f"{v:3.0f}" for v in row))
+    assert np.array_equal(row, x[0, 0, r:r + 2, t:t + 2].ravel()), f"row ({r}, {t}) should be window ({r}, {t})"
+assert cols.shape == (9, 4), "9 windows of 2x2 = 4 pixels"
+
+# %% [markdown]
+# With the weight reshaped to a matrix $W_m$ of shape $(C_\text{out}, k_h k_w C_\text{in})$, its
+# columns in the same $(i, j, c)$ order, each output pixel is a dot product of its row with a
+# row of $W_m$, so the whole layer is **one matrix product**:
+#
+# $$Y = \text{cols}\; W_m^\top + b \qquad (N H_\text{out} W_\text{out} \times C_\text{out}),$$
+#
+# then reshaped to $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and transposed to
+# $(N, C_\text{out}, H_\text{out}, W_\text{out})$.
+
+# %%
+try:
+    import torch
+except ImportError:
+    torch = None
+    print("torch is not installed: the comparisons with PyTorch are skipped")
+
+
+def conv_im2col(x, w, b, stride, padding):
+    c_out, c_in, kh, kw = w.shape
+    oh, ow = output_size(x.shape, (kh, kw), (stride, stride), (padding, padding))
+    cols = im2col(x, (kh, kw), (stride, stride), (padding, padding))
+    wm = w.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)      # columns (i, j, c), as cols
+    return (cols @ wm.T + b).reshape(x.shape[0], oh, ow, c_out).transpose(0, 3, 1, 2)
+
+
+for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0), (3, 2)]:
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    ref = conv_naive(x, w, b, stride, padding)
+    ours = conv_im2col(x, w, b, stride, padding)
+    lib = F.conv2d(Tensor(x), Tensor(w), Tensor(b), stride, padding).data
+    composed = F.conv2d_composed(Tensor(x), Tensor(w), Tensor(b), stride, padding).data
+    assert np.allclose(ours, ref, atol=1e-12), f"im2col conv != naive loop (stride {stride}, padding {padding})"
+    assert np.allclose(lib, ref, atol=1e-12), f"F.conv2d != naive loop (stride {stride}, padding {padding})"
+    assert np.allclose(composed, ref, atol=1e-12), f"F.conv2d_composed != naive (stride {stride}, pad {padding})"
+    if torch is not None:
+        theirs = torch.nn.functional.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), stride=stride, padding=padding)
+        assert np.allclose(theirs.numpy(), ref, atol=1e-12), f"PyTorch != naive loop (stride {stride}, pad {padding})"
+    print(f"stride {stride}, padding {padding}: output {ref.shape}, naive = im2col = F.conv2d = composed"
+          + (" = PyTorch" if torch is not None else ""))
+
+# %% [markdown]
+# The library's teaching version, `F.conv2d_composed`, is exactly this: an im2col op, then
+# reshapes, a transpose, a matrix product and an add, which the autograd engine differentiates.
+
+# %%
+print(inspect.getsource(F.conv2d_composed))
+
+# %% [markdown]
+# ## 3. col2im, the adjoint of im2col, and $\partial L / \partial x$
+#
+# im2col is linear in $x$: $\text{cols} = A x$ for a 0/1 matrix $A$ (each row of $A$ picks one
+# pixel, or nothing in the padding). The backward of a linear map is its transpose:
+# $\bar x = A^\top\, \overline{\text{cols}}$. **col2im** computes $A^\top c$ without building $A$:
+# it adds each row of $c$ back onto the window it came from. The defining property of the
+# adjoint, for every $x$ and $c$:
+#
+# $$\langle \text{im2col}(x),\, c \rangle = \langle x,\, \text{col2im}(c) \rangle.$$
+
+# %%
+for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0)]:
+    x = rng.standard_normal((2, 3, 6, 5))
+    cols = im2col(x, (3, 3), (stride, stride), (padding, padding))
+    c = rng.standard_normal(cols.shape)
+    left, right = (cols * c).sum(), (x * col2im(c, x.shape, (3, 3), (stride, stride), (padding, padding))).sum()
+    print(f"stride {stride}, padding {padding}: <im2col(x), c> = {left:+.10f}, <x, col2im(c)> = {right:+.10f}")
+    assert np.isclose(left, right, rtol=1e-12, atol=1e-12), "col2im should be the adjoint of im2col"
+
+# %% [markdown]
+# Where windows overlap, a pixel was copied into several rows, so its gradient is the **sum**
+# over those rows (the `+=` at fan-out of tutorial 3). col2im of all ones counts the copies:
+# on the $4 \times 4$ image with $2 \times 2$ windows, corners are in 1 window, edges in 2, the
+# middle in 4.
+
+# %%
+counts = col2im(np.ones((9, 4)), (1, 1, 4, 4), (2, 2), (1, 1), (0, 0))[0, 0]
+print(counts)
+assert np.array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]), "copies per pixel"
+
+# %% [markdown]
+# ## 4. All three gradients
+#
+# With $\bar Y = \partial L / \partial Y$ as a $(N H_\text{out} W_\text{out}) \times C_\text{out}$
+# matrix, the product $Y = \text{cols}\, W_m^\top + b$ has tutorial 2's rules:
+#
+# $$\bar W_m = \bar Y^\top \text{cols}, \qquad \bar b = \sum_\text{rows} \bar Y, \qquad
+# \overline{\text{cols}} = \bar Y W_m, \qquad \bar x = \text{col2im}(\bar Y W_m).$$
+#
+# We take $L = \sum R \odot y$ with a random $R$ (so $\bar y = R$), compute these by hand, and
+# compare with central differences and the library's autograd.
+
+# %%
+stride, padding, kernel = 2, 1, (3, 3)
+x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+R = rng.standard_normal(conv_naive(x, w, b, stride, padding).shape)
+
+
+def numeric_grad(loss, a, h=1e-6):
+    """Central differences of loss (a float) w.r.t. every entry of the float64 array a."""
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(*a.shape):
+        step = np.zeros_like(a)
+        step[idx] = h
+        grad[idx] = (loss(a + step) - loss(a - step)) / (2 * h)
+    return grad
+
+
+cols = im2col(x, kernel, (stride, stride), (padding, padding))
+wm = w.transpose(0, 2, 3, 1).reshape(3, -1)
+dY = R.transpose(0, 2, 3, 1).reshape(-1, 3)                               # rows (n, r, t), like cols
+dW = (dY.T @ cols).reshape(3, 3, 3, 2).transpose(0, 3, 1, 2)              # back to (C_out, C_in, kh, kw)
+db = dY.sum(axis=0)
+dx = col2im(dY @ wm, x.shape, kernel, (stride, stride), (padding, padding))
+
+xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+F.conv2d(xt, wt, bt, stride, padding).backward(R)
+for name, hand, arg in [("dW = dY^T cols", dW, 1), ("db = sum dY", db, 2), ("dx = col2im(dY Wm)", dx, 0)]:
+    def loss(a, arg=arg):
+        args = [x, w, b]
+        args[arg] = a
+        return float((R * conv_naive(*args, stride, padding)).sum())
+    numeric = numeric_grad(loss, [x, w, b][arg])
+    autograd = [xt, wt, bt][arg].grad
+    err_num, err_auto = np.abs(hand - numeric).max(), np.abs(hand - autograd).max()
+    print(f"{name:20s} max |hand - numeric| = {err_num:.1e}, max |hand - autograd| = {err_auto:.1e}")
+    assert err_num < 1e-7, f"{name}: the hand-derived gradient disagrees with central differences"
+    assert err_auto < 1e-12, f"{name}: the hand-derived gradient disagrees with F.conv2d's backward"
+
+for conv in (F.conv2d, F.conv2d_composed):
+    assert gradcheck(lambda x, w, b, conv=conv: conv(x, w, b, stride, padding), [xt, wt, bt]), conv.__name__
+print("gradcheck passes for F.conv2d and F.conv2d_composed")
+
+# %% [markdown]
+# ## 5. Max-pooling
+#
+# $y_{n,c,r,t} = \max_{i,j} x^\text{pad}_{n,c,\,s r+i,\,s t+j}$ (padding counts as $-\infty$).
+# A max is locally a copy of its winner, so $\partial y / \partial x$ is 1 at the winning entry
+# and 0 elsewhere: **each output's gradient goes to the entry that won**, and a pixel that wins
+# several overlapping windows gets the sum. On a tie the max is not differentiable; the library
+# (like PyTorch) gives the gradient to the first winner in row-major window order.
+#
+# By hand, on a $4 \times 4$ image with $2 \times 2$ windows, stride 2: window $(0,0)$ holds a
+# tie of two 5s; the first, at $(0, 1)$, gets the gradient.
+
+# %%
+x = np.array([[1.0, 5.0, 2.0, 0.0],
+              [5.0, 3.0, 7.0, 1.0],
+              [0.0, 2.0, 4.0, 9.0],
+              [8.0, 1.0, 3.0, 6.0]]).reshape(1, 1, 4, 4)
+g = np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 1, 2, 2)
+xt = Tensor(x, requires_grad=True)
+y = F.max_pool2d(xt, 2, 2)
+assert np.array_equal(y.data[0, 0], [[5, 7], [8, 9]]), f"max of each 2x2 window: {y.data[0, 0]}"
+y.backward(g)
+expected = np.array([[0, 10, 0, 0], [0, 0, 20, 0], [0, 0, 0, 40], [30, 0, 0, 0]]).reshape(1, 1, 4, 4)
+print(xt.grad[0, 0])
+assert np.array_equal(xt.grad, expected), "each gradient goes to its window's winner, the first of a tie"
+
+# %% [markdown]
+# The ConvNet's pooling (3x3, stride 2, padding 1) has overlapping windows: on a $4 \times 4$
+# image they span rows (and columns) $-1..1$ and $1..3$, so pixel $(1, 1)$ is in all four. Made
+# the largest, it wins them all and collects all four gradients. Then gradcheck, on random
+# values whose gaps (at least 0.1) dwarf the step $h = 10^{-6}$, so no nudge changes a winner.
+
+# %%
+x = np.zeros((1, 1, 4, 4))
+x[0, 0, 1, 1] = 1.0
+xt = Tensor(x, requires_grad=True)
+F.max_pool2d(xt, 3, 2, 1).backward(g)
+assert xt.grad[0, 0, 1, 1] == g.sum() and xt.grad.sum() == g.sum(), "one pixel wins all 4 windows: 10+20+30+40"
+
+x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0        # distinct values, 0.1 apart
+xt = Tensor(x, requires_grad=True)
+assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), [xt]), "max_pool2d's backward"
+if torch is not None:
+    R2 = rng.standard_normal((2, 3, 4, 4))
+    xtorch = torch.from_numpy(x).requires_grad_()
+    torch.nn.functional.max_pool2d(xtorch, 3, 2, 1).backward(torch.from_numpy(R2))
+    xt = Tensor(x, requires_grad=True)
+    F.max_pool2d(xt, 3, 2, 1).backward(R2)
+    assert np.allclose(xt.grad, xtorch.grad.numpy()), "max-pool gradient should match PyTorch's"
+print("max-pool: by hand, gradcheck" + (" and PyTorch agree" if torch is not None else " agree"))
+
+# %% [markdown]
+# ## 6. The memory cost
+#
+# im2col trades memory for speed: with stride 1 and "same" padding there are $H W$ windows of
+# $k_h k_w C$ entries, so cols holds $k_h k_w$ **times** as many numbers as the input (9 for a
+# $3 \times 3$ kernel), and training keeps it until backward (for $\bar W_m$). For the
+# assignment's ConvNet at batch 32, in float32:
+
+# %%
+from tinygrad_dl1.models.convnet import ConvNet  # noqa: E402
+
+model, batch = ConvNet(), 32
+# each conv layer's input height and width (the pools halve them: 32, 16, 8, 4, 2)
+sides = {"conv1": 32, "conv2": 16, "conv3_a": 8, "conv3_b": 8, "conv4_a": 4, "conv4_b": 4, "conv5_a": 2, "conv5_b": 2}
+print(f"{'layer':8s} {'input (N, C, H, W)':22s} {'input MB':>9s} {'cols shape':>18s} {'cols MB':>9s} ratio")
+for name, side in sides.items():
+    conv = getattr(model, name)[0]
+    (kh, kw), c_in = conv.kernel_size, conv.in_channels
+    assert (kh, kw) == (3, 3) and conv.stride in (1, (1, 1)) and conv.padding in (1, (1, 1)), f"{name}: 3x3, s 1, p 1"
+    oh, ow = output_size((batch, c_in, side, side), (kh, kw), (1, 1), (1, 1))
+    n_in, cols_shape = batch * c_in * side * side, (batch * oh * ow, kh * kw * c_in)
+    n_cols = cols_shape[0] * cols_shape[1]
+    print(f"{name:8s} {str((batch, c_in, side, side)):22s} {4 * n_in / 2**20:9.2f} {str(cols_shape):>18s} "
+          f"{4 * n_cols / 2**20:9.2f} {n_cols / n_in:5.1f}")
+    assert n_cols == kh * kw * n_in, f"{name}: cols should be kh*kw = {kh * kw} times the input"
+
+x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)      # conv1's input, built for real
+cols = im2col(x, (3, 3), (1, 1), (1, 1))
+assert cols.nbytes == 9 * x.nbytes, f"conv1's cols: {cols.nbytes} bytes, 9 x {x.nbytes} expected"
+
+# %% [markdown]
+# ## What we saw
+#
+# A convolution is a cross-correlation with output size $\lfloor (H + 2p - k)/s \rfloor + 1$.
+# im2col turns it into one matrix product $Y = \text{cols}\, W_m^\top + b$, so its gradients are a
+# matrix product's: $\bar W_m = \bar Y^\top \text{cols}$, $\bar b = \sum \bar Y$, and
+# $\bar x = \text{col2im}(\bar Y W_m)$, where col2im, the adjoint of im2col, adds overlapping
+# windows' gradients. Max-pool sends each gradient to its window's winner (the first, on a tie).
+# The price is memory: cols is $k_h k_w$ times the input.
