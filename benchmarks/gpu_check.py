@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))   # the stand-in, the PyTo
 from tinygrad_dl1 import Tensor, backend, cli, manual_seed, models, optim  # noqa: E402
 from tinygrad_dl1.nn import functional as F  # noqa: E402
 
+from common import our_training_step  # noqa: E402
+
 CPU_CONVNET_RUN = os.path.join(HERE, "..", "docs", "results", "convnet-1000-cpu", "metrics.csv")
 ACCURACY_TOLERANCE = 0.03
 
@@ -109,16 +111,6 @@ def op_parity(device):
 
 # ----- 3. syncs and launches -----
 
-def step_of(model, opt, x, t):
-    """One training step of ``model`` on the batch (x, t), as a function."""
-    def step():
-        loss = F.cross_entropy(model(x), t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
-
-
 def three_models(device, tiny):
     """(name, model, optimizer, x, t) for the default MLP, the better MLP and the ConvNet, on ``device``."""
     rng = np.random.default_rng(0)
@@ -148,7 +140,7 @@ def syncs_and_launches():
     try:
         rows = []
         for name, model, opt, x, t in three_models("cuda:0", tiny=True):
-            step = step_of(model, opt, x, t)
+            step = our_training_step(model, opt, x, t)
             step()                                   # the first step makes the optimizer's state
             with fake.counting() as count:
                 step()
@@ -199,7 +191,7 @@ def step_times():
                                                                                              lr=opt.lr)
             their_step = torch_training_step(torch, twin, their_opt, x.numpy(), t.numpy(), device="cuda")
             theirs = time_steps(their_step, lambda: synchronize(torch))
-        ours = time_steps(step_of(model, opt, x, t), synchronize)
+        ours = time_steps(our_training_step(model, opt, x, t), synchronize)
         rows.append((name, ours * 1e3, None if theirs is None else theirs * 1e3))
     return rows
 

@@ -79,3 +79,9 @@ def test_a_0d_leaf_used_twice_gets_an_array_gradient(device):
     t = device.tensor(np.array(2.0), requires_grad=True)
     (t * t).backward()
     assert backend.device_of(t.grad) == device.name and t.grad.shape == () and t.grad.item() == 4.0
+
+
+def test_numerical_gradient_is_the_central_difference_of_each_entry():
+    from tinygrad_dl1.gradcheck import numerical_gradient
+    x = np.array([[0.5, -1.0], [2.0, 3.0]])
+    np.testing.assert_allclose(numerical_gradient(lambda a: float((a ** 3).sum()), x), 3 * x ** 2, rtol=1e-8)

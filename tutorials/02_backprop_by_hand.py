@@ -18,6 +18,7 @@ import numpy as np
 
 import tinygrad_dl1.nn.functional as F
 from tinygrad_dl1 import Tensor
+from tinygrad_dl1.gradcheck import numerical_gradient
 
 rng = np.random.default_rng(0)
 B, D, C = 4, 5, 3                       # batch size, input features, output features (classes)
@@ -32,15 +33,6 @@ def numeric_jacobian(f, x, h=1e-6):
         columns.append((f(x + step) - f(x - step)) / (2 * h))
     return np.stack(columns, axis=1)
 
-
-def numeric_grad(loss, x, h=1e-6):
-    """d loss(x) / d x for every entry of the array x, by central differences (loss returns a float)."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(*x.shape):
-        step = np.zeros_like(x)
-        step[idx] = h
-        grad[idx] = (loss(x + step) - loss(x - step)) / (2 * h)
-    return grad
 
 
 def check(name, hand, numeric, autograd):
@@ -96,9 +88,9 @@ assert np.allclose(gW, sum(np.outer(R[n], X[n]) for n in range(B))), "R^T X is t
 
 Xt, Wt, bt = (Tensor(a, requires_grad=True) for a in (X, W, b))
 F.linear(Xt, Wt, bt).backward(R)                # backward from Y with the upstream gradient R
-check("linear dL/dX = dY W", gX, numeric_grad(lambda X: linear_loss(X, W, b), X), Xt.grad)
-check("linear dL/dW = dY^T X", gW, numeric_grad(lambda W: linear_loss(X, W, b), W), Wt.grad)
-check("linear dL/db = sum_n dY", gb, numeric_grad(lambda b: linear_loss(X, W, b), b), bt.grad)
+check("linear dL/dX = dY W", gX, numerical_gradient(lambda X: linear_loss(X, W, b), X), Xt.grad)
+check("linear dL/dW = dY^T X", gW, numerical_gradient(lambda W: linear_loss(X, W, b), W), Wt.grad)
+check("linear dL/db = sum_n dY", gb, numerical_gradient(lambda b: linear_loss(X, W, b), b), bt.grad)
 
 # %% [markdown]
 # The library's linear op computes exactly these three products. Its backward:
@@ -139,7 +131,7 @@ Rl = rng.standard_normal((B, C))
 Xt = Tensor(Xl, requires_grad=True)
 Xt.leaky_relu(slope).backward(Rl)
 check("leaky ReLU dL/dx = dy * mask", Rl * np.where(Xl > 0, 1.0, slope),
-      numeric_grad(lambda X: float((Rl * leaky(X)).sum()), Xl), Xt.grad)
+      numerical_gradient(lambda X: float((Rl * leaky(X)).sum()), Xl), Xt.grad)
 
 # %% [markdown]
 # ## 3. Softmax
@@ -172,7 +164,7 @@ P = softmax(Z)
 Zt = Tensor(Z, requires_grad=True)
 Zt.softmax(axis=1).backward(Rs)
 check("softmax dz = p (dp - dp.p)", P * (Rs - (Rs * P).sum(axis=1, keepdims=True)),
-      numeric_grad(lambda Z: float((Rs * softmax(Z)).sum()), Z), Zt.grad)
+      numerical_gradient(lambda Z: float((Rs * softmax(Z)).sum()), Z), Zt.grad)
 
 # %% [markdown]
 # ## 4. Cross-entropy, fused with softmax
@@ -216,7 +208,7 @@ Zt = Tensor(Z, requires_grad=True)
 loss = F.cross_entropy(Zt, T)
 loss.backward()
 assert abs(float(loss.data) - ce_loss(Z)) < 1e-12, "the library's loss should be the mean of -log p_t"
-check("cross-entropy dZ = (P - Y)/B", (P - onehot) / B, numeric_grad(ce_loss, Z), Zt.grad)
+check("cross-entropy dZ = (P - Y)/B", (P - onehot) / B, numerical_gradient(ce_loss, Z), Zt.grad)
 
 # %% [markdown]
 # ## 5. All together: a two-layer MLP by hand
@@ -261,7 +253,7 @@ values = {"X": X, **params}
 for name in ["W2", "b2", "W1", "b1", "X"]:
     def loss_of(v, name=name):
         return mlp_loss(**{**values, name: v})
-    check(f"MLP dL/d{name}", hand[name], numeric_grad(loss_of, values[name]), tensors[name].grad)
+    check(f"MLP dL/d{name}", hand[name], numerical_gradient(loss_of, values[name]), tensors[name].grad)
 
 # %% [markdown]
 # ## 6. What the batch changes, checked

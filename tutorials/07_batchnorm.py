@@ -21,20 +21,12 @@ import numpy as np
 
 import tinygrad_dl1.nn.functional as F
 from tinygrad_dl1 import Tensor, gradcheck, nn
+from tinygrad_dl1.gradcheck import numerical_gradient
 
 FAST = os.environ.get("TINYGRAD_DL1_TUTORIAL_FAST") == "1"
 rng = np.random.default_rng(0)
 N, C, eps = 8, 4, 1e-5                  # batch size, features, the epsilon inside the square root
 
-
-def numeric_grad(loss, x, h=1e-6):
-    """d loss(x) / d x for every entry of the array x, by central differences."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(*x.shape):
-        step = np.zeros_like(x)
-        step[idx] = h
-        grad[idx] = (loss(x + step) - loss(x - step)) / (2 * h)
-    return grad
 
 
 # %% [markdown]
@@ -92,7 +84,7 @@ x = X[:, 1]
 _, x_hat, s = bn_forward(x[:, None], np.ones(1), np.zeros(1))
 x_hat, s = x_hat[:, 0], s[0]
 J = (np.eye(N) - 1 / N - np.outer(x_hat, x_hat) / N) / s
-J_numeric = np.stack([numeric_grad(lambda v, i=i: bn_forward(v[:, None], np.ones(1), np.zeros(1))[1][i, 0], x)
+J_numeric = np.stack([numerical_gradient(lambda v, i=i: bn_forward(v[:, None], np.ones(1), np.zeros(1))[1][i, 0], x)
                       for i in range(N)])          # row i: the gradient of x_hat_i
 print(f"Jacobian of x_hat: max |formula - numeric| = {np.abs(J - J_numeric).max():.1e}")
 assert np.allclose(J, J_numeric, rtol=0, atol=1e-8), "d x_hat_i / d x_j disagrees with central differences"
@@ -124,9 +116,9 @@ R = rng.standard_normal((N, C))
 dX, dgamma, dbeta = bn_backward(R, X_hat, sigma, gamma)
 assert np.allclose(dX[:, 1], R[:, 1] @ J * gamma[1]), "the vector form should equal dy^T (gamma J) for a column"
 
-numeric = {"x": numeric_grad(lambda v: float((R * bn_forward(v, gamma, beta)[0]).sum()), X),
-           "gamma": numeric_grad(lambda g: float((R * bn_forward(X, g, beta)[0]).sum()), gamma),
-           "beta": numeric_grad(lambda b: float((R * bn_forward(X, gamma, b)[0]).sum()), beta)}
+numeric = {"x": numerical_gradient(lambda v: float((R * bn_forward(v, gamma, beta)[0]).sum()), X),
+           "gamma": numerical_gradient(lambda g: float((R * bn_forward(X, g, beta)[0]).sum()), gamma),
+           "beta": numerical_gradient(lambda b: float((R * bn_forward(X, gamma, b)[0]).sum()), beta)}
 hand = {"x": dX, "gamma": dgamma, "beta": dbeta}
 for bn in (F.batch_norm, F.batch_norm_composed):
     tx, tg, tb = (Tensor(a, requires_grad=True) for a in (X, gamma, beta))
@@ -285,7 +277,7 @@ assert np.allclose(tx.grad, dx_eval, rtol=0, atol=1e-10), "eval backward should 
 x_hat_eval = (X - run_mean) / np.sqrt(run_var + eps)
 assert np.allclose(tg.grad, (R * x_hat_eval).sum(axis=0)), "eval dgamma = sum(dy * x_hat)"
 assert np.allclose(tb.grad, R.sum(axis=0)), "eval dbeta = sum(dy)"
-assert np.allclose(dx_eval, numeric_grad(
+assert np.allclose(dx_eval, numerical_gradient(
     lambda v: float((R * (gamma * (v - run_mean) / np.sqrt(run_var + eps) + beta)).sum()), X)), "eval dx, numeric"
 print(f"train vs eval outputs: max difference {np.abs(eval_y.data - train_out).max():.1f}; eval backward checked")
 

@@ -19,6 +19,7 @@ import inspect
 import numpy as np
 
 from tinygrad_dl1 import Tensor, gradcheck
+from tinygrad_dl1.gradcheck import numerical_gradient
 from tinygrad_dl1.nn import functional as F
 from tinygrad_dl1.ops.im2col import col2im, im2col, output_size
 
@@ -192,15 +193,6 @@ x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), 
 R = rng.standard_normal(conv_naive(x, w, b, stride, padding).shape)
 
 
-def numeric_grad(loss, a, h=1e-6):
-    """Central differences of loss (a float) w.r.t. every entry of the float64 array a."""
-    grad = np.zeros_like(a)
-    for idx in np.ndindex(*a.shape):
-        step = np.zeros_like(a)
-        step[idx] = h
-        grad[idx] = (loss(a + step) - loss(a - step)) / (2 * h)
-    return grad
-
 
 cols = im2col(x, kernel, (stride, stride), (padding, padding))
 wm = w.transpose(0, 2, 3, 1).reshape(3, -1)
@@ -216,7 +208,7 @@ for name, hand, arg in [("dW = dY^T cols", dW, 1), ("db = sum dY", db, 2), ("dx 
         args = [x, w, b]
         args[arg] = a
         return float((R * conv_naive(*args, stride, padding)).sum())
-    numeric = numeric_grad(loss, [x, w, b][arg])
+    numeric = numerical_gradient(loss, [x, w, b][arg])
     autograd = [xt, wt, bt][arg].grad
     err_num, err_auto = np.abs(hand - numeric).max(), np.abs(hand - autograd).max()
     print(f"{name:20s} max |hand - numeric| = {err_num:.1e}, max |hand - autograd| = {err_auto:.1e}")
