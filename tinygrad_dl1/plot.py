@@ -30,3 +30,40 @@ def plot_curves(rows, file, title=""):
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(file, format="png", dpi=100)
+
+
+FIGURES_DIR = "tutorial_figures"     # the tutorials' pictures, in the folder they run from
+
+
+def tutorial_pyplot():
+    """matplotlib.pyplot for a tutorial: inline in a notebook, off-screen (Agg) in a script; None, with a
+    message, when matplotlib is not installed (the tutorials then skip their pictures)."""
+    import sys
+
+    if not have_matplotlib():
+        print("matplotlib is not installed (pip install matplotlib): no pictures")
+        return None
+    import matplotlib
+
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, name):
+    """Save a tutorial's figure as tutorial_figures/<name>.png (beside the run), show it in a notebook,
+    close it, and return the file's path."""
+    import sys
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    path = Path(FIGURES_DIR) / f"{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"figure: {path}")
+    if "ipykernel" in sys.modules:
+        plt.show()
+    plt.close(fig)
+    return path

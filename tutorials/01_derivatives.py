@@ -141,17 +141,9 @@ for dtype in (np.float32, np.float64):
 # off-screen unless you run this as a notebook):
 
 # %%
-import sys  # noqa: E402
+from tinygrad_dl1.plot import save_figure, tutorial_pyplot  # noqa: E402
 
-in_notebook = "ipykernel" in sys.modules
-try:
-    import matplotlib
-
-    if not in_notebook:                     # run as a script: draw off-screen, show nothing
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
+plt = tutorial_pyplot()
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, style in (("float32", "--"), ("float64", "-")):
@@ -159,9 +151,7 @@ if plt is not None:
         ax.loglog(hs, table[name][1] + 1e-20, "s" + style, label=f"central, {name}")
     ax.set(xlabel="h", ylabel="|error|", title="finite-difference error of d/dx exp(x) at x = 1")
     ax.legend()
-    if in_notebook:
-        plt.show()
-    plt.close(fig)
+    save_figure(fig, "01_difference_error")
 
 # %% [markdown]
 # ## The library's derivative agrees with the nudge

@@ -15,7 +15,6 @@
 # %%
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -162,16 +161,9 @@ else:
 # draw its moving average over 50 steps. matplotlib is optional: without it this is skipped.
 
 # %%
-in_notebook = "ipykernel" in sys.modules
-try:
-    import matplotlib
+from tinygrad_dl1.plot import save_figure, tutorial_pyplot  # noqa: E402
 
-    if not in_notebook:                     # run as a script: draw off-screen, show nothing
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
-    print("matplotlib is not installed (pip install matplotlib): no curves")
+plt = tutorial_pyplot()
 if plt is not None:
     smooth = np.convolve(history["train_loss"], np.ones(50) / 50, mode="valid")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -184,9 +176,7 @@ if plt is not None:
     ax_acc.axhline(0.1, color="gray", linestyle=":", label="chance")
     ax_acc.set(xlabel="step", ylabel="accuracy", title="test accuracy")
     ax_acc.legend()
-    if in_notebook:
-        plt.show()
-    plt.close(fig)
+    save_figure(fig, "04_mlp_curves")
 
 # %% [markdown]
 # ## 5. Why training and test accuracy differ

@@ -13,7 +13,6 @@
 # %%
 import math
 import os
-import sys
 
 import numpy as np
 
@@ -176,16 +175,9 @@ assert 0.1 < first_over_last < 10, f"the shrinking dL/dz and growing inputs canc
 # distributions are the same shapes on scales that shrink layer by layer.
 
 # %%
-in_notebook = "ipykernel" in sys.modules
-try:
-    import matplotlib
+from tinygrad_dl1.plot import save_figure, tutorial_pyplot  # noqa: E402
 
-    if not in_notebook:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-except ImportError:
-    plt = None
-
+plt = tutorial_pyplot()
 
 def show(rows, title):
     if plt is None:
@@ -202,9 +194,7 @@ def show(rows, title):
             axes[r, k].tick_params(labelsize=6)
     fig.suptitle(title)
     fig.tight_layout()
-    if in_notebook:
-        plt.show()
-    plt.close(fig)
+    save_figure(fig, "05_" + title.replace(" ", "_").replace(",", ""))
 
 
 show(deep_a, "assignment init, at the start")
