@@ -18,6 +18,8 @@ The test makes its tensors with ``device.tensor(...)`` (or ``device.array(...)``
 ``.to(device.name)`` for a model) and compares through a host copy, ``device.to_host(...)``.
 A test marked ``second_gpu`` gets GPU 1 instead of GPU 0 (where there is one): CuPy runs kernels on
 the current device, GPU 0 unless told, so only there do the library's missing device scopes show.
+
+Tests marked ``slow`` (the tutorials in full on the real CIFAR-10) run only with ``pytest --run-slow``.
 """
 import contextlib
 import os
@@ -45,8 +47,22 @@ _REAL_GPU_LIBRARY = backend.cupy, backend.cupyx     # what backend found at impo
 DEVICE_EXAMPLES = 1 / 3
 
 
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true",
+                     help="also run the tests marked slow (training for minutes on the real CIFAR-10)")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "second_gpu: run on GPU 1 rather than GPU 0 (the stand-in has two)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: trains for minutes on the real CIFAR-10 (run with --run-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 class Device:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cifar_files import REAL_DATA
+
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 TIME_LIMIT_S = 120          # per tutorial, in fast mode; the whole set should take well under 90 s
+FULL_TIME_LIMIT_S = 1800    # per tutorial, in full on the real data (pytest --run-slow)
 CELL_MARKERS = ("# %%", "# %% [markdown]")
 
 
@@ -30,6 +33,20 @@ def test_tutorial_runs_as_a_script(path, tmp_path):
                                 text=True, timeout=TIME_LIMIT_S)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{path.name} ran longer than {TIME_LIMIT_S} s in fast mode")
+    assert result.returncode == 0, (f"{path.name} exited with {result.returncode}\n"
+                                    f"--- stdout (end) ---\n{result.stdout[-3000:]}\n"
+                                    f"--- stderr (end) ---\n{result.stderr[-3000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TUTORIALS, ids=tutorial_ids())
+def test_tutorial_runs_in_full_on_the_real_data(path, tmp_path):
+    if not REAL_DATA.is_dir() and not os.environ.get("TINYGRAD_DL1_DATA"):
+        pytest.skip(f"no real CIFAR-10 at {REAL_DATA} and no $TINYGRAD_DL1_DATA")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+    env.pop("TINYGRAD_DL1_TUTORIAL_FAST", None)
+    result = subprocess.run([sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=FULL_TIME_LIMIT_S)
     assert result.returncode == 0, (f"{path.name} exited with {result.returncode}\n"
                                     f"--- stdout (end) ---\n{result.stdout[-3000:]}\n"
                                     f"--- stderr (end) ---\n{result.stderr[-3000:]}")

@@ -12,12 +12,18 @@
 # gradient") has the shape of $y$. Backprop turns $\bar{y}$ into $\bar{x}$ with the chain rule
 # $\bar{x}_j = \sum_i \bar{y}_i \, \partial y_i / \partial x_j$, i.e. $\bar{x} = \bar{y} J$ with
 # $J_{ij} = \partial y_i / \partial x_j$.
+#
+# **Exercises.** Each rule ends up in a function whose body sits between `# BEGIN SOLUTION`
+# and `# END SOLUTION`. In the student edition of the tutorials (see the tutorials' README)
+# those bodies are empty and yours go there; the `check_...` call after each one compares
+# your function with the library on random shapes in float64 and, when it is wrong, names
+# the likely mistake (a missing transpose, a missing $1/B$, a bias gradient not summed...).
 
 # %%
 import numpy as np
 
 import tinygrad_dl1.nn.functional as F
-from tinygrad_dl1 import Tensor
+from tinygrad_dl1 import Tensor, exercises
 from tinygrad_dl1.gradcheck import numerical_gradient
 
 rng = np.random.default_rng(0)
@@ -32,7 +38,6 @@ def numeric_jacobian(f, x, h=1e-6):
         step[j] = h
         columns.append((f(x + step) - f(x - step)) / (2 * h))
     return np.stack(columns, axis=1)
-
 
 
 def check(name, hand, numeric, autograd):
@@ -83,7 +88,14 @@ def linear_loss(X, W, b):
     return float((R * (X @ W.T + b)).sum())
 
 
-gX, gW, gb = R @ W, R.T @ X, R.sum(axis=0)      # the vector forms
+def linear_backward(x, weight, grad_output):
+    """The gradients (grad_x, grad_weight, grad_bias) of y = x weight^T + bias, given grad_output = dL/dy."""
+    # BEGIN SOLUTION hint: grad_x = dY W, grad_weight = dY^T X, and grad_bias sums dY over the batch (axis 0)
+    return grad_output @ weight, grad_output.T @ x, grad_output.sum(axis=0)
+    # END SOLUTION
+
+
+gX, gW, gb = linear_backward(X, W, R)           # the vector forms
 assert np.allclose(gW, sum(np.outer(R[n], X[n]) for n in range(B))), "R^T X is the sum of per-row outer products"
 
 Xt, Wt, bt = (Tensor(a, requires_grad=True) for a in (X, W, b))
@@ -91,6 +103,7 @@ F.linear(Xt, Wt, bt).backward(R)                # backward from Y with the upstr
 check("linear dL/dX = dY W", gX, numerical_gradient(lambda X: linear_loss(X, W, b), X), Xt.grad)
 check("linear dL/dW = dY^T X", gW, numerical_gradient(lambda W: linear_loss(X, W, b), W), Wt.grad)
 check("linear dL/db = sum_n dY", gb, numerical_gradient(lambda b: linear_loss(X, W, b), b), bt.grad)
+assert exercises.check_linear_backward(linear_backward).passed, "linear_backward: see the checker's table"
 
 # %% [markdown]
 # The library's linear op computes exactly these three products. Its backward:
@@ -120,6 +133,13 @@ def leaky(x):
     return np.where(x > 0, x, slope * x)
 
 
+def leaky_relu_backward(x, grad_output, negative_slope=0.02):
+    """The gradient dL/dx of leaky ReLU, given grad_output = dL/dy."""
+    # BEGIN SOLUTION hint: multiply grad_output entrywise by the local slope: 1 where x > 0, else negative_slope
+    return grad_output * np.where(x > 0, 1.0, negative_slope)
+    # END SOLUTION
+
+
 x = rng.standard_normal(6)
 x = np.where(np.abs(x) < 0.1, 0.5, x)           # away from the kink, where differences are exact
 mask = np.where(x > 0, 1.0, slope)
@@ -130,8 +150,9 @@ Xl = np.where(np.abs(Xl) < 0.1, -0.5, Xl)
 Rl = rng.standard_normal((B, C))
 Xt = Tensor(Xl, requires_grad=True)
 Xt.leaky_relu(slope).backward(Rl)
-check("leaky ReLU dL/dx = dy * mask", Rl * np.where(Xl > 0, 1.0, slope),
+check("leaky ReLU dL/dx = dy * mask", leaky_relu_backward(Xl, Rl, slope),
       numerical_gradient(lambda X: float((Rl * leaky(X)).sum()), Xl), Xt.grad)
+assert exercises.check_leaky_relu_backward(leaky_relu_backward).passed, "leaky_relu_backward: see the checker's table"
 
 # %% [markdown]
 # ## 3. Softmax
@@ -197,18 +218,25 @@ assert np.allclose(numeric_jacobian(lambda z: np.array([-np.log(softmax(z)[t])])
 
 # %%
 T = rng.integers(0, C, size=B)
-onehot = np.eye(C)[T]
 
 
 def ce_loss(Z):
     return float(-np.log(softmax(Z)[np.arange(B), T]).mean())
 
 
+def softmax_cross_entropy_backward(logits, labels):
+    """dL/dlogits for L, the mean over the batch of -log softmax(logits)[n, labels[n]]."""
+    # BEGIN SOLUTION hint: (softmax(logits) - onehot(labels)) / B, with B = len(labels)
+    return (softmax(logits) - np.eye(logits.shape[1])[labels]) / len(labels)
+    # END SOLUTION
+
+
 Zt = Tensor(Z, requires_grad=True)
 loss = F.cross_entropy(Zt, T)
 loss.backward()
 assert abs(float(loss.data) - ce_loss(Z)) < 1e-12, "the library's loss should be the mean of -log p_t"
-check("cross-entropy dZ = (P - Y)/B", (P - onehot) / B, numerical_gradient(ce_loss, Z), Zt.grad)
+check("cross-entropy dZ = (P - Y)/B", softmax_cross_entropy_backward(Z, T), numerical_gradient(ce_loss, Z), Zt.grad)
+assert exercises.check_softmax_cross_entropy_backward(softmax_cross_entropy_backward).passed, "see the checker's table"
 
 # %% [markdown]
 # ## 5. All together: a two-layer MLP by hand
@@ -232,17 +260,31 @@ def mlp_loss(X, W1, b1, W2, b2):
     return float(-np.log(softmax(Z)[np.arange(B), T]).mean())
 
 
-# forward, keeping what backward needs
-A = X @ params["W1"].T + params["b1"]
-H = leaky(A)
-Z = H @ params["W2"].T + params["b2"]
-P = softmax(Z)
-# backward, by hand
-gZ = (P - onehot) / B
-hand = {"W2": gZ.T @ H, "b2": gZ.sum(axis=0)}
-gA = (gZ @ params["W2"]) * np.where(A > 0, 1.0, slope)
-hand.update(W1=gA.T @ X, b1=gA.sum(axis=0))
-hand["X"] = gA @ params["W1"]
+def mlp_gradients(x, labels, weights, biases, negative_slope=0.02):
+    """(loss, grad_weights, grad_biases) of the mean cross-entropy of an MLP: linear layers (weights[k] of shape
+    (n_out, n_in)) with leaky ReLU between them and none after the last."""
+    # BEGIN SOLUTION hint: forward, keeping each layer's input and pre-activation; then the layers in reverse
+    inputs, pre_activations, h = [], [], x
+    for k, (w, b) in enumerate(zip(weights, biases)):
+        inputs.append(h)
+        a = h @ w.T + b
+        pre_activations.append(a)
+        h = np.where(a > 0, a, negative_slope * a) if k < len(weights) - 1 else a
+    loss = -np.log(softmax(h)[np.arange(len(labels)), labels]).mean()
+    grad, grad_weights, grad_biases = softmax_cross_entropy_backward(h, labels), [], []
+    for k in reversed(range(len(weights))):
+        if k < len(weights) - 1:
+            grad = leaky_relu_backward(pre_activations[k], grad, negative_slope)
+        grad, grad_w, grad_b = linear_backward(inputs[k], weights[k], grad)
+        grad_weights.insert(0, grad_w)
+        grad_biases.insert(0, grad_b)
+    return loss, grad_weights, grad_biases
+    # END SOLUTION
+
+
+weights, biases = [params["W1"], params["W2"]], [params["b1"], params["b2"]]
+loss, (gW1, gW2), (gb1, gb2) = mlp_gradients(X, T, weights, biases)
+hand = {"W1": gW1, "b1": gb1, "W2": gW2, "b2": gb2}
 
 # the library
 tensors = {name: Tensor(value, requires_grad=True) for name, value in [("X", X), *params.items()]}
@@ -250,10 +292,12 @@ h = F.leaky_relu(F.linear(tensors["X"], tensors["W1"], tensors["b1"]), slope)
 F.cross_entropy(F.linear(h, tensors["W2"], tensors["b2"]), T).backward()
 
 values = {"X": X, **params}
-for name in ["W2", "b2", "W1", "b1", "X"]:
+assert abs(loss - mlp_loss(**values)) < 1e-12, "mlp_gradients' loss is the MLP's loss"
+for name in ["W2", "b2", "W1", "b1"]:
     def loss_of(v, name=name):
         return mlp_loss(**{**values, name: v})
     check(f"MLP dL/d{name}", hand[name], numerical_gradient(loss_of, values[name]), tensors[name].grad)
+assert exercises.check_mlp_gradients(mlp_gradients).passed, "mlp_gradients: see the checker's table"
 
 # %% [markdown]
 # ## 6. What the batch changes, checked
@@ -263,20 +307,17 @@ for name in ["W2", "b2", "W1", "b1", "X"]:
 # repeating it leaves the gradient unchanged; a *summed* loss would double it.
 
 # %%
+H = leaky(X @ params["W1"].T + params["b1"])               # the MLP's hidden layer and logits
+Z = H @ params["W2"].T + params["b2"]
 per_example = []
 for n in range(B):
     gz = softmax(Z[n]) - np.eye(C)[T[n]]                  # B = 1: no 1/B
     per_example.append(np.outer(gz, H[n]))                # this example's dL/dW2
 assert np.allclose(hand["W2"], np.mean(per_example, axis=0)), "the mean loss averages per-example gradients"
 
-X2, T2 = np.concatenate([X, X]), np.concatenate([T, T])
-Xt2 = Tensor(X2)
-W2t = Tensor(params["W2"], requires_grad=True)
-hidden = F.leaky_relu(F.linear(Xt2, Tensor(params["W1"]), Tensor(params["b1"])), slope)
-F.cross_entropy(F.linear(hidden, W2t, Tensor(params["b2"])), T2).backward()
-assert np.allclose(W2t.grad, hand["W2"]), "repeating the batch should not change the mean loss's gradient"
-print("a batch of 2B copies gives the same dL/dW2 as a batch of B: max difference",
-      f"{np.abs(W2t.grad - hand['W2']).max():.1e}")
+_, (_, gW2_twice), _ = mlp_gradients(np.concatenate([X, X]), np.concatenate([T, T]), weights, biases)
+assert np.allclose(gW2_twice, hand["W2"]), "repeating the batch should not change the mean loss's gradient"
+print(f"2B copies give the dL/dW2 of B: max difference {np.abs(gW2_twice - hand['W2']).max():.1e}")
 
 # %% [markdown]
 # ## Summary

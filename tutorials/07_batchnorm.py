@@ -20,13 +20,12 @@ import time
 import numpy as np
 
 import tinygrad_dl1.nn.functional as F
-from tinygrad_dl1 import Tensor, gradcheck, nn
+from tinygrad_dl1 import Tensor, exercises, gradcheck, nn
 from tinygrad_dl1.gradcheck import numerical_gradient
 
 FAST = os.environ.get("TINYGRAD_DL1_TUTORIAL_FAST") == "1"
 rng = np.random.default_rng(0)
 N, C, eps = 8, 4, 1e-5                  # batch size, features, the epsilon inside the square root
-
 
 
 # %% [markdown]
@@ -102,18 +101,25 @@ assert np.allclose(J, J_numeric, rtol=0, atol=1e-8), "d x_hat_i / d x_j disagree
 #
 # Per feature, with the sums over the batch; $\gamma$ and $\beta$ are shared by all $N$
 # rows, so their gradients sum. No $N \times N$ Jacobian is ever built. Checked on all four
-# columns with a random $\bar{Y}$ (the loss $L = \sum R \odot Y$):
+# columns with a random $\bar{Y}$ (the loss $L = \sum R \odot Y$). **Your turn**: this is
+# an exercise (see tutorial 2); the checker after the comparisons names the likely mistake.
 
 
 # %%
-def bn_backward(dY, X_hat, sigma, gamma):
-    n = dY.shape[0]
-    dX = gamma / (n * sigma) * (n * dY - dY.sum(axis=0) - X_hat * (dY * X_hat).sum(axis=0))
-    return dX, (dY * X_hat).sum(axis=0), dY.sum(axis=0)
+def batch_norm_backward(x, gamma, grad_output, eps=1e-5):
+    """(grad_x, grad_gamma, grad_beta) of training-mode batch norm over the batch axis of x (N, C)."""
+    # BEGIN SOLUTION hint: recompute x_hat and sigma = sqrt(biased var + eps); then the three sums over the batch
+    n = x.shape[0]
+    sigma = np.sqrt(x.var(axis=0) + eps)
+    x_hat = (x - x.mean(axis=0)) / sigma
+    dy = grad_output
+    dx = gamma / (n * sigma) * (n * dy - dy.sum(axis=0) - x_hat * (dy * x_hat).sum(axis=0))
+    return dx, (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+    # END SOLUTION
 
 
 R = rng.standard_normal((N, C))
-dX, dgamma, dbeta = bn_backward(R, X_hat, sigma, gamma)
+dX, dgamma, dbeta = batch_norm_backward(X, gamma, R, eps)
 assert np.allclose(dX[:, 1], R[:, 1] @ J * gamma[1]), "the vector form should equal dy^T (gamma J) for a column"
 
 numeric = {"x": numerical_gradient(lambda v: float((R * bn_forward(v, gamma, beta)[0]).sum()), X),
@@ -129,6 +135,7 @@ for bn in (F.batch_norm, F.batch_norm_composed):
         assert err_num < 1e-6, f"d{name}: the hand-derived formula disagrees with central differences"
         assert err_lib < 1e-10, f"d{name}: F.{bn.__name__} disagrees with the hand-derived formula"
 assert np.all(dX[:, 0] == 0), "gamma_0 = 0, so nothing flows back into the first column"
+assert exercises.check_batch_norm_backward(batch_norm_backward).passed, "batch_norm_backward: see the table"
 
 # %% [markdown]
 # The library's fused op computes exactly this: the forward keeps $\hat{x}$ (and $\sigma^2$,
@@ -201,7 +208,7 @@ print(f"forward + backward on (256, 128): batch_norm {1e6 * t_fused:.0f} us, "
 
 # %%
 ones = np.ones((N, C))
-dX_ones = bn_backward(ones, X_hat, sigma, gamma)[0]
+dX_ones = batch_norm_backward(X, gamma, ones, eps)[0]
 print(f"dy = 1: max |dx| = {np.abs(dX_ones).max():.1e} (zero up to rounding in sum(x_hat))")
 assert np.abs(dX_ones).max() < 1e-12, "with dy = 1 the batch-norm gradient of x should be 0"
 assert np.all(N * ones - ones.sum(axis=0) == 0), "N dy - sum(dy) is exactly 0 for dy = 1"

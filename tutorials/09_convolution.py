@@ -18,10 +18,11 @@ import inspect
 
 import numpy as np
 
-from tinygrad_dl1 import Tensor, gradcheck
+from tinygrad_dl1 import Tensor, exercises, gradcheck
 from tinygrad_dl1.gradcheck import numerical_gradient
 from tinygrad_dl1.nn import functional as F
-from tinygrad_dl1.ops.im2col import col2im, im2col, output_size
+from tinygrad_dl1.ops import im2col as library
+from tinygrad_dl1.ops.im2col import col2im, output_size
 
 rng = np.random.default_rng(0)
 
@@ -81,6 +82,32 @@ for height, k, s, p in [(4, 2, 1, 0), (5, 3, 2, 1), (7, 3, 2, 0), (32, 3, 1, 1),
 # $$\text{cols}_{(n,r,t),\,(i,j,c)} = x^\text{pad}_{n,c,\,s r+i,\,s t+j}, \qquad
 # \text{shape } (N H_\text{out} W_\text{out},\; k_h k_w C_\text{in}).$$
 #
+# It needs no loop over pixels: for each kernel offset $(i, j)$, the entries at that offset of
+# all windows form one strided slice of $x^\text{pad}$. **Your turn** (an exercise, see
+# tutorial 2): the checker compares yours with the library's `im2col` on random shapes.
+
+
+# %%
+def im2col(x, kernel_size, stride=1, padding=0):
+    """The windows of x (N, C, H, W) as rows: cols[(n, r, t), (i, j, c)] = x_pad[n, c, s*r + i, s*t + j]."""
+    # BEGIN SOLUTION hint: pad; for each offset (i, j) slice x_pad[:, :, i::s, j::s]; order axes (n, r, t, i, j, c)
+    n, c, height, width = x.shape
+    k, s, p = kernel_size, stride, padding
+    oh, ow = (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    cols = np.empty((n, oh, ow, k, k, c))
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, :, i, j, :] = xp[:, :, i:i + s * oh:s, j:j + s * ow:s].transpose(0, 2, 3, 1)
+    return cols.reshape(n * oh * ow, k * k * c)
+    # END SOLUTION
+
+
+x = rng.standard_normal((2, 3, 7, 6))
+assert np.array_equal(im2col(x, 3, 2, 1), library.im2col(x, (3, 3), (2, 2), (1, 1))), "the library's im2col"
+assert exercises.check_im2col(im2col).passed, "im2col: see the checker's table"
+
+# %% [markdown]
 # A picture: a 1-channel $4 \times 4$ image with its pixels numbered, and its nine $2 \times 2$
 # windows (stride 1) as rows.
 
@@ -88,7 +115,7 @@ for height, k, s, p in [(4, 2, 1, 0), (5, 3, 2, 1), (7, 3, 2, 0), (32, 3, 1, 1),
 x = np.arange(16.0).reshape(1, 1, 4, 4)
 print("image:")
 print("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in x[0, 0]))
-cols = im2col(x, (2, 2), (1, 1), (0, 0))
+cols = im2col(x, 2)
 print("\ncols (one row per output pixel (r, t)):")
 for row_index, row in enumerate(cols):
     r, t = divmod(row_index, 3)
@@ -117,7 +144,7 @@ except ImportError:
 def conv_im2col(x, w, b, stride, padding):
     c_out, c_in, kh, kw = w.shape
     oh, ow = output_size(x.shape, (kh, kw), (stride, stride), (padding, padding))
-    cols = im2col(x, (kh, kw), (stride, stride), (padding, padding))
+    cols = im2col(x, kh, stride, padding)                                # square kernels: kh = kw
     wm = w.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)      # columns (i, j, c), as cols
     return (cols @ wm.T + b).reshape(x.shape[0], oh, ow, c_out).transpose(0, 3, 1, 2)
 
@@ -158,7 +185,7 @@ print(inspect.getsource(F.conv2d_composed))
 # %%
 for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0)]:
     x = rng.standard_normal((2, 3, 6, 5))
-    cols = im2col(x, (3, 3), (stride, stride), (padding, padding))
+    cols = im2col(x, 3, stride, padding)
     c = rng.standard_normal(cols.shape)
     left, right = (cols * c).sum(), (x * col2im(c, x.shape, (3, 3), (stride, stride), (padding, padding))).sum()
     print(f"stride {stride}, padding {padding}: <im2col(x), c> = {left:+.10f}, <x, col2im(c)> = {right:+.10f}")
@@ -184,22 +211,27 @@ assert np.array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 
 # $$\bar W_m = \bar Y^\top \text{cols}, \qquad \bar b = \sum_\text{rows} \bar Y, \qquad
 # \overline{\text{cols}} = \bar Y W_m, \qquad \bar x = \text{col2im}(\bar Y W_m).$$
 #
-# We take $L = \sum R \odot y$ with a random $R$ (so $\bar y = R$), compute these by hand, and
-# compare with central differences and the library's autograd.
+# We take $L = \sum R \odot y$ with a random $R$ (so $\bar y = R$), compute these by hand (your
+# turn: `conv2d_backward` is an exercise), and compare with central differences and autograd.
 
 # %%
-stride, padding, kernel = 2, 1, (3, 3)
+def conv2d_backward(x, weight, grad_output, stride=1, padding=0):
+    """(grad_x, grad_weight, grad_bias) of y = conv2d(x, weight, bias, stride, padding), given grad_output = dL/dy."""
+    # BEGIN SOLUTION hint: dY as rows (n, r, t) like cols; dW_m = dY^T cols; db sums dY; dx = col2im(dY W_m)
+    c_out, c_in, k, _ = weight.shape
+    cols = im2col(x, k, stride, padding)
+    wm = weight.transpose(0, 2, 3, 1).reshape(c_out, -1)                  # columns (i, j, c), as cols
+    dy = grad_output.transpose(0, 2, 3, 1).reshape(-1, c_out)             # rows (n, r, t), as cols
+    dw = (dy.T @ cols).reshape(c_out, k, k, c_in).transpose(0, 3, 1, 2)   # back to (C_out, C_in, k, k)
+    dx = col2im(dy @ wm, x.shape, (k, k), (stride, stride), (padding, padding))
+    return dx, dw, dy.sum(axis=0)
+    # END SOLUTION
+
+
+stride, padding = 2, 1
 x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
 R = rng.standard_normal(conv_naive(x, w, b, stride, padding).shape)
-
-
-
-cols = im2col(x, kernel, (stride, stride), (padding, padding))
-wm = w.transpose(0, 2, 3, 1).reshape(3, -1)
-dY = R.transpose(0, 2, 3, 1).reshape(-1, 3)                               # rows (n, r, t), like cols
-dW = (dY.T @ cols).reshape(3, 3, 3, 2).transpose(0, 3, 1, 2)              # back to (C_out, C_in, kh, kw)
-db = dY.sum(axis=0)
-dx = col2im(dY @ wm, x.shape, kernel, (stride, stride), (padding, padding))
+dx, dW, db = conv2d_backward(x, w, R, stride, padding)
 
 xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
 F.conv2d(xt, wt, bt, stride, padding).backward(R)
@@ -218,6 +250,7 @@ for name, hand, arg in [("dW = dY^T cols", dW, 1), ("db = sum dY", db, 2), ("dx 
 for conv in (F.conv2d, F.conv2d_composed):
     assert gradcheck(lambda x, w, b, conv=conv: conv(x, w, b, stride, padding), [xt, wt, bt]), conv.__name__
 print("gradcheck passes for F.conv2d and F.conv2d_composed")
+assert exercises.check_conv2d_backward(conv2d_backward).passed, "conv2d_backward: see the checker's table"
 
 # %% [markdown]
 # ## 5. Max-pooling
@@ -245,6 +278,31 @@ expected = np.array([[0, 10, 0, 0], [0, 0, 20, 0], [0, 0, 0, 40], [30, 0, 0, 0]]
 print(xt.grad[0, 0])
 assert np.array_equal(xt.grad, expected), "each gradient goes to its window's winner, the first of a tie"
 
+
+# %% [markdown]
+# **Your turn**: max-pool's backward, one output pixel at a time (an exercise; the checker
+# uses overlapping windows, where a pixel can win twice).
+
+# %%
+def max_pool2d_backward(x, grad_output, kernel_size, stride, padding=0):
+    """dL/dx of max-pooling x (N, C, H, W), padding counting as -inf, given grad_output = dL/dy."""
+    # BEGIN SOLUTION hint: per output pixel, find its window's argmax and ADD (+=) the gradient there: windows overlap
+    n, c, height, width = x.shape
+    k, s, p = kernel_size, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+    gxp = np.zeros_like(xp)
+    samples, channels = np.indices((n, c))
+    for r in range(grad_output.shape[2]):
+        for t in range(grad_output.shape[3]):
+            i, j = np.divmod(xp[:, :, s * r:s * r + k, s * t:s * t + k].reshape(n, c, k * k).argmax(axis=2), k)
+            gxp[samples, channels, s * r + i, s * t + j] += grad_output[:, :, r, t]
+    return gxp[:, :, p:p + height, p:p + width]
+    # END SOLUTION
+
+
+assert np.array_equal(max_pool2d_backward(x, g, 2, 2), expected), "the example by hand"
+assert exercises.check_max_pool2d_backward(max_pool2d_backward).passed, "max_pool2d_backward: see the table"
+
 # %% [markdown]
 # The ConvNet's pooling (3x3, stride 2, padding 1) has overlapping windows: on a $4 \times 4$
 # image they span rows (and columns) $-1..1$ and $1..3$, so pixel $(1, 1)$ is in all four. Made
@@ -257,18 +315,10 @@ x[0, 0, 1, 1] = 1.0
 xt = Tensor(x, requires_grad=True)
 F.max_pool2d(xt, 3, 2, 1).backward(g)
 assert xt.grad[0, 0, 1, 1] == g.sum() and xt.grad.sum() == g.sum(), "one pixel wins all 4 windows: 10+20+30+40"
-
+assert np.array_equal(max_pool2d_backward(x, g, 3, 2, 1), xt.grad), "the gradients of overlapping windows add up"
 x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0        # distinct values, 0.1 apart
-xt = Tensor(x, requires_grad=True)
-assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), [xt]), "max_pool2d's backward"
-if torch is not None:
-    R2 = rng.standard_normal((2, 3, 4, 4))
-    xtorch = torch.from_numpy(x).requires_grad_()
-    torch.nn.functional.max_pool2d(xtorch, 3, 2, 1).backward(torch.from_numpy(R2))
-    xt = Tensor(x, requires_grad=True)
-    F.max_pool2d(xt, 3, 2, 1).backward(R2)
-    assert np.allclose(xt.grad, xtorch.grad.numpy()), "max-pool gradient should match PyTorch's"
-print("max-pool: by hand, gradcheck" + (" and PyTorch agree" if torch is not None else " agree"))
+assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), [Tensor(x, requires_grad=True)]), "max_pool2d's backward"
+print("max-pool: by hand, the exercise, the library and gradcheck agree")
 
 # %% [markdown]
 # ## 6. The memory cost
@@ -297,7 +347,7 @@ for name, side in sides.items():
     assert n_cols == kh * kw * n_in, f"{name}: cols should be kh*kw = {kh * kw} times the input"
 
 x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)      # conv1's input, built for real
-cols = im2col(x, (3, 3), (1, 1), (1, 1))
+cols = im2col(x, 3, 1, 1)
 assert cols.nbytes == 9 * x.nbytes, f"conv1's cols: {cols.nbytes} bytes, 9 x {x.nbytes} expected"
 
 # %% [markdown]
