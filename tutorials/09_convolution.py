@@ -95,7 +95,7 @@ def im2col(x, kernel_size, stride=1, padding=0):
     k, s, p = kernel_size, stride, padding
     oh, ow = (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    cols = np.empty((n, oh, ow, k, k, c))
+    cols = np.empty((n, oh, ow, k, k, c), dtype=x.dtype)
     for i in range(k):
         for j in range(k):
             cols[:, :, :, i, j, :] = xp[:, :, i:i + s * oh:s, j:j + s * ow:s].transpose(0, 2, 3, 1)

@@ -1,0 +1,494 @@
+"""The exercise checkers: right answers, written here in plain NumPy, pass every checker on several seeds;
+each known mistake, planted in a copy of a right answer, is named (and nothing that does not apply);
+exceptions, shapes and the printed table are reported as promised."""
+import numpy as np
+import pytest
+
+from tinygrad_dl1 import exercises
+from tinygrad_dl1.exercises import diagnosis
+from tinygrad_dl1.exercises.checkers import COLUMNS
+
+# ----- right answers, plain NumPy -----
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def linear_backward(x, weight, grad_output):
+    return grad_output @ weight, grad_output.T @ x, grad_output.sum(axis=0)
+
+
+def leaky_relu_backward(x, grad_output, negative_slope=0.02):
+    return grad_output * np.where(x > 0, 1.0, negative_slope)
+
+
+def softmax_cross_entropy_backward(logits, labels):
+    return (softmax(logits) - np.eye(logits.shape[1])[labels]) / len(labels)
+
+
+def mlp_with(ce_backward=softmax_cross_entropy_backward, bias_grad=lambda g: g.sum(axis=0), in_order=True):
+    """mlp_gradients built from the pieces above; the arguments plant mistakes."""
+    def mlp_gradients(x, labels, weights, biases, negative_slope=0.02):
+        inputs, pre_activations, h = [], [], x
+        for k, (w, b) in enumerate(zip(weights, biases)):
+            inputs.append(h)
+            pre_activations.append(h @ w.T + b)
+            h = pre_activations[-1]
+            if k < len(weights) - 1:
+                h = np.where(h > 0, h, negative_slope * h)
+        loss = -np.log(softmax(h)[np.arange(len(labels)), labels]).mean()
+        grad, grad_weights, grad_biases = ce_backward(h, labels), [], []
+        for k in reversed(range(len(weights))):
+            if k < len(weights) - 1:
+                grad = leaky_relu_backward(pre_activations[k], grad, negative_slope)
+            grad_weights.append(grad.T @ inputs[k])
+            grad_biases.append(bias_grad(grad))
+            grad = grad @ weights[k]
+        if in_order:
+            grad_weights, grad_biases = grad_weights[::-1], grad_biases[::-1]
+        return loss, grad_weights, grad_biases
+    return mlp_gradients
+
+
+mlp_gradients = mlp_with()
+
+
+def batch_norm_with(keep=("direct", "mean", "variance"), ddof=0, variance_scale=1.0, swap_gamma_beta=False):
+    """batch_norm_backward by the closed form; the arguments plant mistakes."""
+    def batch_norm_backward(x, gamma, grad_output, eps=1e-5):
+        n, dy = len(x), grad_output
+        sigma = np.sqrt(x.var(axis=0, ddof=ddof) + eps)
+        x_hat = (x - x.mean(axis=0)) / sigma
+        paths = {"direct": gamma / sigma * dy,
+                 "mean": -gamma / (n * sigma) * dy.sum(axis=0),
+                 # the variance's derivative: 2 (x - mu) / (N - ddof)
+                 "variance": -gamma / ((n - ddof) * sigma) * x_hat * (dy * x_hat).sum(axis=0) * variance_scale}
+        dx = np.zeros_like(x)
+        for name in keep:
+            dx += paths[name]
+        dgamma, dbeta = (dy * x_hat).sum(axis=0), dy.sum(axis=0)
+        return (dx, dbeta, dgamma) if swap_gamma_beta else (dx, dgamma, dbeta)
+    return batch_norm_backward
+
+
+batch_norm_backward = batch_norm_with()
+
+
+def output_size(size, k, s, p):
+    return (size + 2 * p - k) // s + 1
+
+
+def im2col(x, kernel_size, stride, padding):
+    n, c, height, width = x.shape
+    k, s, p = kernel_size, stride, padding
+    oh, ow = output_size(height, k, s, p), output_size(width, k, s, p)
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    cols = np.empty((n, oh, ow, k, k, c))
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, :, i, j, :] = xp[:, :, i:i + s * oh:s, j:j + s * ow:s].transpose(0, 2, 3, 1)
+    return cols.reshape(n * oh * ow, k * k * c)
+
+
+def col2im(cols, x_shape, k, s, p, by="offsets", add=True):
+    """The adjoint of im2col, a loop over kernel offsets or over windows; add=False plants = for +=."""
+    n, c, height, width = x_shape
+    oh, ow = output_size(height, k, s, p), output_size(width, k, s, p)
+    x_pad = np.zeros((n, c, height + 2 * p, width + 2 * p))
+    blocks = cols.reshape(n, oh, ow, k, k, c)
+    if by == "offsets":
+        for i in range(k):
+            for j in range(k):
+                target = (slice(None), slice(None), slice(i, i + s * oh, s), slice(j, j + s * ow, s))
+                value = blocks[:, :, :, i, j, :].transpose(0, 3, 1, 2)
+                x_pad[target] = x_pad[target] + value if add else value
+    else:
+        for r in range(oh):
+            for t in range(ow):
+                target = (slice(None), slice(None), slice(s * r, s * r + k), slice(s * t, s * t + k))
+                value = blocks[:, r, t].transpose(0, 3, 1, 2)
+                x_pad[target] = x_pad[target] + value if add else value
+    return x_pad[:, :, p:p + height, p:p + width]
+
+
+def conv2d_with(by="offsets", add=True):
+    def conv2d_backward(x, weight, grad_output, stride=1, padding=0):
+        c_out, c_in, k, _ = weight.shape
+        cols = im2col(x, k, stride, padding)
+        wm = weight.transpose(0, 2, 3, 1).reshape(c_out, -1)           # columns (i, j, c), as cols
+        dy = grad_output.transpose(0, 2, 3, 1).reshape(-1, c_out)
+        dw = (dy.T @ cols).reshape(c_out, k, k, c_in).transpose(0, 3, 1, 2)
+        dx = col2im(dy @ wm, x.shape, k, stride, padding, by, add)
+        return dx, dw, dy.sum(axis=0)
+    return conv2d_backward
+
+
+conv2d_backward = conv2d_with()
+
+
+def max_pool_with(write="add"):
+    """max_pool2d_backward, a loop over output pixels; write='winner' or 'window' plants = for +=."""
+    def max_pool2d_backward(x, grad_output, kernel_size, stride, padding=0):
+        n, c, height, width = x.shape
+        k, s, p = kernel_size, stride, padding
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+        gxp = np.zeros_like(xp)
+        samples, channels = np.indices((n, c))
+        for r in range(grad_output.shape[2]):
+            for t in range(grad_output.shape[3]):
+                window = xp[:, :, s * r:s * r + k, s * t:s * t + k]
+                g = grad_output[:, :, r, t]
+                if write == "window":           # the whole window written: mask * g
+                    mask = window == window.max(axis=(2, 3), keepdims=True)
+                    gxp[:, :, s * r:s * r + k, s * t:s * t + k] = mask * g[:, :, None, None]
+                    continue
+                i, j = np.divmod(window.reshape(n, c, k * k).argmax(axis=2), k)
+                if write == "add":
+                    gxp[samples, channels, s * r + i, s * t + j] += g
+                else:
+                    gxp[samples, channels, s * r + i, s * t + j] = g
+        return gxp[:, :, p:p + height, p:p + width]
+    return max_pool2d_backward
+
+
+max_pool2d_backward = max_pool_with()
+
+
+def sgd_update(param, grad, lr):
+    return param - lr * grad
+
+
+def adam_with(bias_correction=True, sign=1):
+    def adam_update(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        b1, b2 = betas
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad ** 2
+        m_hat, v_hat = (m / (1 - b1 ** step), v / (1 - b2 ** step)) if bias_correction else (m, v)
+        return param - sign * lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+    return adam_update
+
+
+adam_update = adam_with()
+
+RIGHT = [(exercises.check_linear_backward, linear_backward),
+         (exercises.check_leaky_relu_backward, leaky_relu_backward),
+         (exercises.check_softmax_cross_entropy_backward, softmax_cross_entropy_backward),
+         (exercises.check_mlp_gradients, mlp_gradients),
+         (exercises.check_batch_norm_backward, batch_norm_backward),
+         (exercises.check_im2col, im2col),
+         (exercises.check_conv2d_backward, conv2d_backward),
+         (exercises.check_max_pool2d_backward, max_pool2d_backward),
+         (exercises.check_sgd_update, sgd_update),
+         (exercises.check_adam_update, adam_update)]
+
+
+def run(checker, fn, seed=0):
+    return checker(fn, seed=seed, verbose=False)
+
+
+# ----- right answers are never blamed -----
+
+@pytest.mark.parametrize("checker, fn", RIGHT, ids=[c.__name__ for c, _ in RIGHT])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_right_answer_passes_every_checker(checker, fn, seed):
+    report = run(checker, fn, seed)
+    assert report.passed, report.text
+    assert report.mistakes == []
+    assert all(row.verdict == "correct" and not row.hint for row in report.rows)
+    assert "PASSED" in report.text and "diagnoses" not in report.text
+
+
+def test_a_pattern_equal_to_the_right_answer_never_blames_it():
+    reference = np.random.default_rng(0).standard_normal((3, 4))
+    same = diagnosis.WrongAnswer("flipped sign", reference.copy(), "never shown")
+    row = diagnosis.compare("g", reference + 1e-12, reference, wrong_answers=[same], batch_size=3)
+    assert row.verdict == "correct" and row.mistakes == () and row.hint == ""
+    # a wrong answer that happens to equal a pattern that would not change the answer: not named after it
+    row = diagnosis.compare("g", 2 * reference, reference, wrong_answers=[same])
+    assert "flipped sign" not in row.mistakes and row.mistakes == ("constant factor",)
+
+
+# ----- each mistake, planted, is named -----
+
+def swapped_linear(x, weight, grad_output):
+    gx, gw, gb = linear_backward(x, weight, grad_output)
+    return gw, gx, gb
+
+
+def leaky_flipped_sign(x, grad_output, negative_slope=0.02):
+    return -leaky_relu_backward(x, grad_output, negative_slope)
+
+
+def ce_times_n(logits, labels):
+    return len(labels) * softmax_cross_entropy_backward(logits, labels)        # the mean's 1/N left out
+
+
+def naive_softmax_ce(logits, labels):
+    with np.errstate(over="ignore", invalid="ignore"):     # no max subtracted: exp overflows
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return (p - np.eye(logits.shape[1])[labels]) / len(labels)
+
+
+def conv_flipped_sign(x, weight, grad_output, stride=1, padding=0):
+    return tuple(-g for g in conv2d_backward(x, weight, grad_output, stride, padding))
+
+
+def conv_weight_not_transposed_back(x, weight, grad_output, stride=1, padding=0):
+    dx, dw, db = conv2d_backward(x, weight, grad_output, stride, padding)
+    return dx, dw.transpose(0, 2, 3, 1), db                                 # left as (C_out, k, k, C_in)
+
+
+def conv_bias_per_example(x, weight, grad_output, stride=1, padding=0):
+    dx, dw, _ = conv2d_backward(x, weight, grad_output, stride, padding)
+    return dx, dw, grad_output.sum(axis=(2, 3))                             # summed over pixels, not the batch
+
+
+def conv_swapped(x, weight, grad_output, stride=1, padding=0):
+    dx, dw, db = conv2d_backward(x, weight, grad_output, stride, padding)
+    return dw, dx, db
+
+
+def conv_kernel_not_flipped(x, weight, grad_output, stride=1, padding=0):
+    _, dw, db = conv2d_backward(x, weight, grad_output, stride, padding)
+    dx, _, _ = conv2d_backward(x, weight[:, :, ::-1, ::-1], grad_output, stride, padding)
+    return dx, dw, db
+
+
+def im2col_pytorch_order(x, kernel_size, stride, padding):
+    cols = im2col(x, kernel_size, stride, padding)
+    c = x.shape[1]
+    return cols.reshape(-1, kernel_size, kernel_size, c).transpose(0, 3, 1, 2).reshape(cols.shape)
+
+
+PLANTED = {
+    "missing transpose": [
+        (exercises.check_linear_backward, lambda x, w, g: (g @ w, x.T @ g, g.sum(axis=0))),
+        (exercises.check_conv2d_backward, conv_weight_not_transposed_back),
+        (exercises.check_im2col, lambda *args: im2col(*args).T),
+    ],
+    "missing 1/N": [
+        (exercises.check_softmax_cross_entropy_backward, ce_times_n),
+        (exercises.check_mlp_gradients, mlp_with(ce_backward=ce_times_n)),
+    ],
+    "extra 1/N": [
+        (exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x / len(x), g.sum(axis=0))),
+        (exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, g.mean(axis=0))),
+    ],
+    "= instead of +=": [
+        (exercises.check_batch_norm_backward, batch_norm_with(keep=("direct", "variance"))),     # lost the mean
+        (exercises.check_batch_norm_backward, batch_norm_with(keep=("direct", "mean"))),         # lost the variance
+        (exercises.check_batch_norm_backward, batch_norm_with(keep=("direct",))),
+        (exercises.check_max_pool2d_backward, max_pool_with(write="winner")),
+        (exercises.check_max_pool2d_backward, max_pool_with(write="window")),
+        (exercises.check_conv2d_backward, conv2d_with(by="offsets", add=False)),
+        (exercises.check_conv2d_backward, conv2d_with(by="windows", add=False)),
+    ],
+    "flipped sign": [
+        (exercises.check_leaky_relu_backward, leaky_flipped_sign),
+        (exercises.check_conv2d_backward, conv_flipped_sign),
+        (exercises.check_sgd_update, lambda param, grad, lr: param + lr * grad),
+        (exercises.check_adam_update, adam_with(sign=-1)),
+        (exercises.check_softmax_cross_entropy_backward, lambda z, t: -softmax_cross_entropy_backward(z, t)),
+    ],
+    "Bessel's correction": [
+        (exercises.check_batch_norm_backward, batch_norm_with(ddof=1)),
+        (exercises.check_batch_norm_backward, lambda x, *args, **kwargs: batch_norm_with(
+            variance_scale=len(x) / (len(x) - 1))(x, *args, **kwargs)),
+    ],
+    "gradient of the wrong input": [
+        (exercises.check_linear_backward, swapped_linear),
+        (exercises.check_conv2d_backward, conv_swapped),
+        (exercises.check_batch_norm_backward, batch_norm_with(swap_gamma_beta=True)),
+    ],
+    "bias not summed over the batch": [
+        (exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, g)),
+        (exercises.check_conv2d_backward, conv_bias_per_example),
+        (exercises.check_mlp_gradients, mlp_with(bias_grad=lambda g: g)),
+    ],
+    "one-hot not subtracted": [
+        (exercises.check_softmax_cross_entropy_backward, lambda z, t: softmax(z) / len(t)),
+    ],
+    "upstream gradient ignored": [
+        (exercises.check_leaky_relu_backward, lambda x, g, negative_slope=0.02: np.where(x > 0, 1.0, negative_slope)),
+    ],
+    "layers in reverse order": [
+        (exercises.check_mlp_gradients, mlp_with(in_order=False)),
+    ],
+    "kernel not flipped": [
+        (exercises.check_conv2d_backward, conv_kernel_not_flipped),
+    ],
+    "wrong layout": [
+        (exercises.check_im2col, im2col_pytorch_order),
+    ],
+    "no bias correction": [
+        (exercises.check_adam_update, adam_with(bias_correction=False)),
+    ],
+    "not finite": [
+        (exercises.check_softmax_cross_entropy_backward, naive_softmax_ce),
+    ],
+}
+PLANTS = [(mistake, checker, fn) for mistake, plants in PLANTED.items() for checker, fn in plants]
+
+
+@pytest.mark.parametrize("mistake, checker, fn", PLANTS,
+                         ids=[f"{m}-{c.__name__}-{i}" for i, (m, c, _) in enumerate(PLANTS)])
+def test_a_planted_mistake_is_named_and_nothing_else(mistake, checker, fn):
+    for seed in (0, 1):
+        report = run(checker, fn, seed)
+        assert not report.passed
+        assert report.mistakes == [mistake], report.text
+        assert f"Likely mistakes: {mistake}." in report.text
+        for row in report.rows:     # each row is right, or wrong with this mistake named and a hint
+            assert row.correct or (row.mistakes == (mistake,) and row.hint), report.text
+
+
+def test_both_mistakes_are_named_when_two_are_made():
+    report = run(exercises.check_softmax_cross_entropy_backward, lambda z, t: softmax(z))
+    assert report.mistakes == ["one-hot not subtracted", "missing 1/N"], report.text
+    report = run(exercises.check_linear_backward, lambda x, w, g: (-g @ w * len(x), g.T @ x, g.sum(axis=0)))
+    assert report.mistakes == ["flipped sign", "missing 1/N"], report.text
+
+
+def test_the_batch_norm_diagnosis_names_the_lost_path():
+    report = run(exercises.check_batch_norm_backward, batch_norm_with(keep=("direct", "mean")))
+    text = " ".join(report.text.split())
+    assert "without the path through the variance" in text
+    report = run(exercises.check_batch_norm_backward, batch_norm_with(keep=("direct", "variance")))
+    assert "without the path through the mean" in " ".join(report.text.split())
+
+
+def test_an_all_ones_upstream_gradient_would_hide_the_lost_variance_path():
+    # why the checker's upstream gradient is random: with dy = 1, sum(dy * x_hat) = 0 and the path is 0
+    rng = np.random.default_rng(0)
+    x, gamma, ones = rng.standard_normal((6, 3)), rng.uniform(0.5, 2, 3), np.ones((6, 3))
+    lost = batch_norm_with(keep=("direct", "mean"))(x, gamma, ones)[0]
+    assert np.allclose(lost, batch_norm_backward(x, gamma, ones)[0])
+    report = run(exercises.check_batch_norm_backward, batch_norm_with(keep=("direct", "mean")))
+    assert not report.passed
+
+
+def test_the_overlapping_cases_are_the_ones_that_show_overwriting():
+    report = run(exercises.check_max_pool2d_backward, max_pool_with(write="winner"))
+    verdicts = {row.case: row.verdict for row in report.rows}
+    assert verdicts["2"] == "correct"           # kernel 2, stride 2: windows do not overlap
+    assert verdicts["1"] == verdicts["3"] == "wrong"
+
+
+def test_the_assignment_batch_norm_case_is_checked():
+    report = run(exercises.check_batch_norm_backward, batch_norm_backward)
+    assert "sqrt(10 * arange(C)), beta = 100 * arange(C)" in report.text
+    assert "(random)" in report.text
+
+
+# ----- errors, shapes and the report -----
+
+def test_not_implemented_error_passes_through_unchanged():
+    def not_written(*args, **kwargs):
+        raise NotImplementedError("write linear_backward in tutorial 02")
+    for checker, _ in RIGHT:
+        with pytest.raises(NotImplementedError, match="write linear_backward in tutorial 02"):
+            run(checker, not_written)
+
+
+def test_other_exceptions_become_rows_naming_the_exception_and_the_shapes():
+    def broken(x, weight, grad_output):
+        return grad_output @ weight.T, None, None       # the shapes do not fit: ValueError
+    report = run(exercises.check_linear_backward, broken)
+    assert not report.passed and report.mistakes == ["raised an exception"]
+    assert [row.verdict for row in report.rows] == ["error"] * 3
+    assert "ValueError" in report.text and "x (4, 3), weight (5, 3), grad_output (4, 5)" in report.text
+
+
+def test_a_shape_mismatch_is_a_row_not_a_crash():
+    report = run(exercises.check_linear_backward,
+                 lambda x, w, g: (g @ w, g.T @ x, g.sum(axis=0, keepdims=True)))      # (1, n_out), not (n_out,)
+    bias_rows = [row for row in report.rows if row.name == "grad_bias"]
+    assert all(row.verdict == "wrong shape" and row.mistakes == ("wrong shape",) for row in bias_rows)
+    assert "(1, 5), want (5,)" in report.text and "reshape it" in report.text
+    report = run(exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, np.zeros(7)))
+    assert report.mistakes == ["wrong shape"]
+
+
+def test_a_wrong_number_of_outputs_or_none_is_reported():
+    report = run(exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x))
+    assert report.mistakes == ["wrong number of outputs"] and "expected 3 values" in report.text
+    report = run(exercises.check_leaky_relu_backward, lambda x, g, negative_slope=0.02: None)
+    assert report.mistakes == ["not an array"] and "a missing return?" in report.text
+    report = run(exercises.check_mlp_gradients, lambda *args, **kwargs: mlp_gradients(*args, **kwargs)[:2])
+    assert report.mistakes == ["wrong number of outputs"]
+
+
+def test_the_student_cannot_change_the_checkers_inputs():
+    def in_place(x, weight, grad_output):
+        answer = linear_backward(x, weight, grad_output)
+        x[...], weight[...], grad_output[...] = 0, 0, 0
+        return answer
+    report = run(exercises.check_linear_backward, in_place)
+    assert report.passed, report.text
+
+
+def test_the_text_has_the_table_and_the_thresholds_and_is_printed(capsys):
+    report = exercises.check_linear_backward(lambda x, w, g: (g @ w, x.T @ g, g.sum(axis=0)))
+    assert capsys.readouterr().out.strip() == report.text.strip()
+    header = next(line for line in report.text.splitlines() if line.startswith("case  "))
+    positions = [header.index(column) for column in COLUMNS]
+    assert positions == sorted(positions), header
+    assert "1e-07" in report.text and "1e-04" in report.text and "relative error =" in report.text
+    assert "diagnoses:" in report.text and "cases 1, 2, 3, grad_weight: missing transpose." in report.text
+    assert "FAILED: 3 of 9 rows are not correct." in report.text
+    exercises.check_linear_backward(linear_backward, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+# ----- compare and its numbers -----
+
+def test_relative_error_is_the_largest_difference_over_the_largest_entry():
+    a, b = np.array([1.0, -4.0, 2.0]), np.array([1.5, -4.0, 2.0])
+    assert diagnosis.relative_error(a, b) == pytest.approx(0.5 / 4.0)
+    assert diagnosis.relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert np.isnan(diagnosis.relative_error(np.array([np.nan]), np.array([1.0])))
+
+
+@pytest.mark.parametrize("noise, verdict", [(0.0, "correct"), (1e-9, "correct"), (1e-6, "close: check"),
+                                            (1e-3, "wrong")])
+def test_the_verdict_follows_the_thresholds(noise, verdict):
+    reference = np.random.default_rng(1).standard_normal((4, 5))
+    student = reference * (1 + noise * np.random.default_rng(2).standard_normal((4, 5)))
+    row = diagnosis.compare("g", student, reference, batch_size=4)
+    assert row.verdict == verdict
+    assert (row.hint == "") == (verdict == "correct")
+    assert row.close == (noise < 1e-5) and row.exact == (noise == 0)
+
+
+def test_a_float32_answer_that_is_only_close_is_named():
+    reference = np.random.default_rng(1).standard_normal((40, 50))
+    student = (reference * (1 + 1e-6)).astype(np.float32)
+    row = diagnosis.compare("g", student, reference)
+    assert row.verdict == "close: check" and row.mistakes == ("float32",)
+
+
+def test_generic_patterns_of_compare():
+    rng = np.random.default_rng(3)
+    reference = rng.standard_normal((4, 6))
+    assert diagnosis.compare("g", reference.T, reference).mistakes == ("missing transpose",)
+    assert diagnosis.compare("g", -reference, reference).mistakes == ("flipped sign",)
+    assert diagnosis.compare("g", 4 * reference, reference, batch_size=4).mistakes == ("missing 1/N",)
+    assert diagnosis.compare("g", reference / 4, reference, batch_size=4).mistakes == ("extra 1/N",)
+    assert diagnosis.compare("g", 3 * reference, reference, batch_size=4).mistakes == ("constant factor",)
+    assert diagnosis.compare("g", np.zeros((4, 6)), reference).mistakes == ("all zeros",)
+    shuffled = rng.permutation(reference.ravel()).reshape(reference.shape)
+    assert diagnosis.compare("g", shuffled, reference).mistakes == ("wrong layout",)
+    nan = reference.copy()
+    nan[1, 2] = np.nan
+    assert diagnosis.compare("g", nan, reference).mistakes == ("not finite",)
+    per_example = rng.standard_normal((5, 6))
+    assert diagnosis.compare("b", per_example, per_example.sum(axis=0)).mistakes == (
+        "bias not summed over the batch",)
+    terms = {"path a": rng.standard_normal((4, 6)), "path b": rng.standard_normal((4, 6))}
+    total = terms["path a"] + terms["path b"]
+    row = diagnosis.compare("g", terms["path a"], total, terms=terms)
+    assert row.mistakes == ("= instead of +=",) and "without path b" in row.hint
+    unexplained = reference + rng.standard_normal((4, 6))
+    row = diagnosis.compare("g", unexplained, reference)
+    assert row.verdict == "wrong" and row.mistakes == () and "largest difference is at index" in row.hint
