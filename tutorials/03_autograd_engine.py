@@ -1,13 +1,11 @@
 # %% [markdown]
 # # 03 The autograd engine: how `backward()` does tutorial 2 for you
 #
-# In tutorial 2 we wrote each backward pass by hand: the gradient of the loss w.r.t. a layer's
-# output comes in, times the local derivative gives the gradients of its inputs. Here we open
-# the engine that does this for us: how a `Tensor` remembers the op that made it, how an op (a
-# `Function`) pairs forward with a hand-written backward, and how `Tensor.backward()` visits
-# the ops in the right order and adds gradients up. We draw the graph as text (no graphviz),
-# replay backward step by step, and break the engine on purpose to see why each rule exists.
-# Every claim is checked by an `assert`; nothing is slow, so fast mode changes nothing.
+# In tutorial 2 we wrote each backward pass by hand. Here we open the engine that does it for
+# us: how a `Tensor` remembers the op that made it, how an op (a `Function`) pairs forward with a
+# hand-written backward, and how `Tensor.backward()` visits the ops in the right order and adds
+# gradients up. We draw the graph, watch backward fill in gradients node by node, and break the
+# engine on purpose to see why each rule exists. Every claim is checked by an `assert`.
 
 # %%
 import heapq
@@ -19,8 +17,10 @@ import numpy as np
 
 from tinygrad_dl1 import Tensor, gradcheck
 from tinygrad_dl1.function import Function
+from tinygrad_dl1.graph import backward_steps, draw_graph, grads_after, to_dot
 from tinygrad_dl1.ops import sum_to
 from tinygrad_dl1.optim import SGD
+from tinygrad_dl1.plot import save_figure, tutorial_pyplot
 
 np.set_printoptions(precision=4)
 
@@ -55,29 +55,23 @@ assert c.grad_fn.generation == 2 and a.grad_fn.generation == 0, "a node has its 
 # %% [markdown]
 # ## Drawing the graph
 #
-# Following `grad_fn` and `inputs` from the output back to the leaves draws the graph. The
-# small function below prints it as an indented tree: each line a tensor, the op that made
-# it, its generation; a node reached a second time is marked instead of drawn again.
+# Following `grad_fn` and `inputs` back from the output finds the whole graph. `to_dot` (from
+# `tinygrad_dl1.graph`) writes it in DOT, graphviz's text format: a box per tensor (name, shape,
+# dtype, data, and `.grad` once set), an ellipse per op, an arrow per use. `draw_graph` draws it
+# with graphviz's `dot` program if installed, else with matplotlib. Blue boxes are leaves that
+# require grad, grey ones constants.
 
 # %%
-def draw(t, names, depth=0, seen=None):
-    """Lines of an indented tree of the graph behind t (names: id(tensor) -> name)."""
-    seen = set() if seen is None else seen
-    pad, name = "    " * depth, names.get(id(t), "const")
-    if t.grad_fn is None:
-        return [f"{pad}{name}: leaf, generation 0, requires_grad={t.requires_grad}"]
-    head = f"{pad}{name} = {t.grad_fn.name}(...), generation {t.generation}"
-    if t.grad_fn in seen:
-        return [head + "  (drawn above)"]
-    seen.add(t.grad_fn)
-    return [head] + [line for inp in t.grad_fn.inputs for line in draw(inp, names, depth + 1, seen)]
-
-
-names = {id(x): "x", id(a): "a", id(b): "b", id(c): "c"}
-picture = draw(c, names)
-print("\n".join(picture))
-assert picture[0].startswith("c = Add") and picture[1].startswith("    a = Mul"), picture
-assert sum("(drawn above)" in line for line in picture) == 1, "a feeds two ops, so it is reached twice"
+names = {x: "x", a: "a", b: "b", c: "c"}
+text = to_dot(c, names)
+print(text)
+box_a = next(line.split()[0] for line in text.splitlines() if 'label="a\\n' in line)   # a's box, t1
+assert text.count("shape=box") == 4 and text.count("shape=ellipse") == 3, "4 tensors, 3 ops"
+assert text.count(" -> ") == 8, "an arrow per use: x goes into Mul twice (x * x), a into Exp and Add"
+assert text.count(f" {box_a} -> ") == 2, "a is one box with two arrows out"
+plt = tutorial_pyplot()
+if plt is not None:
+    save_figure(draw_graph(c, names=names), "03_graph")
 
 # %% [markdown]
 # ## An op: forward, backward, and what it saves
@@ -86,16 +80,13 @@ assert sum("(drawn above)" in line for line in picture) == 1, "a feeds two ops, 
 # attributes of `self`, exactly what `backward` will need, and only when the gradient
 # that needs it is wanted (`needs_input_grad`, one flag per input). `backward(gy)` gets
 # $\partial L / \partial y$ and returns $\partial L / \partial(\text{each input})$. Here is
-# the library's multiplication:
+# the library's multiplication, then our own op written the same way, $y = x^3$ with
+# $\partial L/\partial x = g_y \cdot 3x^2$, checked with `gradcheck` from tutorial 1.
 
 # %%
 print(inspect.getsource(type(a.grad_fn)))
 
-# %% [markdown]
-# We can write our own op the same way, say $y = x^3$ with $\partial L/\partial x =
-# g_y \cdot 3x^2$, and check it with `gradcheck` from tutorial 1.
 
-# %%
 class Cube(Function):
     def forward(self, x):               # y = x^3
         self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy * 3x^2 needs x
@@ -124,20 +115,42 @@ assert gradcheck(lambda t: Cube()(t), [Tensor([0.3, -1.2, 2.0], requires_grad=Tr
 # `Add` and the `Exp`) sent it their part. Generations guarantee this: a consumer is always
 # newer than what it consumes, so running nodes from the newest generation down (a heap
 # keyed by $-$generation) runs every consumer first. This is a *topological order*. Here is
-# the library's `backward`:
+# the library's `backward`. To watch it, `backward_steps(loss)` runs that `loss.backward()` and
+# records each node as it runs: the gradient that reached its output and what it sent to each
+# input; `grads_after(steps, k)` gives the gradients the engine holds after k steps, and we draw
+# the graph as they fill in.
 
 # %%
 print(inspect.getsource(Tensor.backward))
+s = c.sum()                             # sum() makes c a scalar loss: one more node on top
+names[s] = "s"
+steps = backward_steps(s, retain_graph=True)
+for k, step in enumerate(steps, 1):
+    sent = ", ".join(f"{names[t]} <- {g}" for t, g in zip(step.inputs, step.grad_inputs))
+    print(f"step {k}: {step.node.name} (generation {step.node.generation}), got {step.grad_output}, sends {sent}")
+add, exp, mul = steps[1:]
+exact = (1 + np.exp(x.numpy() ** 2)) * 2 * x.numpy()
+assert [step.node.name for step in steps] == ["Sum", "Add", "Exp", "Mul"], "newest generation first"
+assert np.allclose(mul.grad_output, add.grad_inputs[0] + exp.grad_inputs[0]), "Mul gets both parts of a's gradient"
+assert np.allclose(x.grad, exact) and np.allclose(grads_after(steps)[x], x.grad), "x gets the formula's gradient"
+assert np.allclose(mul.grad_inputs[0], mul.grad_inputs[1]), "x * x: each use of x receives gy * x"
+if plt is not None:
+    for k in range(len(steps) + 1):
+        fig = draw_graph(s, names=names, grads=grads_after(steps, k), title=f"gradients after {k} of 4 steps")
+        save_figure(fig, f"03_backward_step{k}")
 
 # %% [markdown]
-# To watch it work, here is a small mirror of that loop (it calls the same nodes' `backward`,
-# but keeps leaf gradients in a dict so the library's `.grad` stays untouched). It prints
-# each node's incoming gradient as it runs. Two switches break it on purpose: `order="fifo"`
-# runs nodes first come, first served instead of by generation; `accumulate=False`
-# overwrites a gradient instead of adding to it.
+# ## Breaking the engine: no order, no `+=`
+#
+# Here is a small mirror of the engine's loop that keeps leaf gradients in a dict, with two
+# switches to break it. `order="fifo"` runs nodes first come, first served instead of by
+# generation. `accumulate=False` overwrites a gradient instead of adding it: for $b = a + a$,
+# $\partial b / \partial a = 1 + 1 = 2$, but an engine that assigns keeps only the last use and
+# gets 1. (Adding is also why `model.zero_grad()` or `.grad = None` is needed between steps:
+# leaf gradients add up in `.grad` across backward calls too.)
 
 # %%
-def mirror_backward(loss, order="heap", accumulate=True, verbose=False):
+def mirror_backward(loss, order="heap", accumulate=True):
     """Leaf gradients of loss by the library's algorithm: {id(leaf): gradient}."""
     grads, done, ticket = {}, set(), itertools.count()
     pending = {loss.grad_fn: np.ones(loss.shape, loss.dtype)}
@@ -146,8 +159,6 @@ def mirror_backward(loss, order="heap", accumulate=True, verbose=False):
         node = heapq.heappop(queue)[2]  # with key 0 for every node the heap is first come, first served
         gy = pending.pop(node)
         done.add(node)
-        if verbose:
-            print(f"run {node.name:<4} (generation {node.generation}): incoming gradient {gy}")
         input_grads = node.backward(gy)
         input_grads = input_grads if isinstance(input_grads, tuple) else (input_grads,)
         for inp, g in zip(node.inputs, input_grads):
@@ -166,42 +177,24 @@ def mirror_backward(loss, order="heap", accumulate=True, verbose=False):
     return grads
 
 
-print("by generation:")
-good = mirror_backward(c, verbose=True)[id(x)]
-print("first come, first served:")
-bad = mirror_backward(c, order="fifo", verbose=True)[id(x)]
-c.sum().backward()                      # sum() makes c a scalar loss: one more node on top
-exact = (1 + np.exp(x.numpy() ** 2)) * 2 * x.numpy()
-print("library:", x.grad, " mirror:", good, " fifo:", bad, " formula:", exact)
-assert np.allclose(x.grad, exact) and np.allclose(good, x.grad), "the mirror agrees with the library and the formula"
+good, bad = mirror_backward(c)[id(x)], mirror_backward(c, order="fifo")[id(x)]
+print("library:", x.grad, " mirror:", good, " fifo:", bad)
+assert np.allclose(good, x.grad), "the mirror agrees with the library"
 assert not np.allclose(bad, exact), "running Mul before Exp sent its part loses the e^a term"
 assert np.allclose(bad, 2 * x.numpy()), "fifo kept only the path through c = a + b"
-
-# %% [markdown]
-# ## `+=` at fan-out: `b = a + a`
-#
-# When a tensor feeds several ops (or one op twice), its gradient is the **sum** of what each
-# use sends back. For $b = a + a$, $\partial b / \partial a = 1 + 1 = 2$. An engine that
-# *assigns* the gradient instead of adding it keeps only the last use and gets 1.
-
-# %%
 a = Tensor([3.0], requires_grad=True)
 b = a + a
-wrong = mirror_backward(b, accumulate=False)[id(a)]
-right = mirror_backward(b)[id(a)]
+wrong, right = mirror_backward(b, accumulate=False)[id(a)], mirror_backward(b)[id(a)]
 b.backward()
-print("library:", a.grad, " mirror with +=:", right, " mirror with =:", wrong)
+print("b = a + a, library:", a.grad, " mirror with +=:", right, " mirror with =:", wrong)
 assert a.grad.tolist() == [2.0] and right.tolist() == [2.0], "two uses of a: the gradients 1 + 1 add up to 2"
 assert wrong.tolist() == [1.0], "overwriting keeps one use only"
 
 # %% [markdown]
-# This is why `model.zero_grad()` (or `.grad = None`) is needed between steps: leaf
-# gradients are added to `.grad`, across backward calls too.
-#
 # ## Deep graphs: why the walk is a loop, not a recursion
 #
-# A simple way to find the topological order is a recursive depth-first search (micrograd
-# does this). Each level of the graph is one Python call on the stack, and Python stops at
+# A recursive depth-first search (micrograd's way) also finds a topological order, but each
+# level of the graph is one Python call on the stack, and Python stops at
 # `sys.getrecursionlimit()` calls (1000 by default): a chain of a few thousand ops, as in an
 # unrolled recurrent net, crashes it. The library's heap loop has no stack to overflow.
 
@@ -232,84 +225,76 @@ assert np.isclose(w.grad[0], 1.0001 ** n, rtol=1e-3), "the iterative backward ha
 # %% [markdown]
 # ## A second backward: the graph is freed
 #
-# Once a node has run, `backward` frees what its forward saved (that memory is most of a
-# network's memory). A second `backward` through the same graph therefore raises a clear
-# error. With `retain_graph=True` the first time, the graph survives, and the second call
-# *adds* the same gradient again.
+# Once a node has run, `backward` frees what its forward saved (most of a network's memory),
+# unless `retain_graph=True`. A backward through a freed graph raises a clear error; one
+# through a retained graph *adds* the same gradient again.
 
 # %%
 x = Tensor([2.0], requires_grad=True)
-loss = x * x * x
-loss.backward()
-message = error_of(loss.backward)
-print("second backward:", message)
-assert message is not None and "second time" in message and "retain_graph=True" in message, message
-x.grad = None
 loss = x * x * x                        # d/dx x^3 = 3x^2 = 12
 loss.backward(retain_graph=True)
-loss.backward()
+loss.backward()                         # this one frees the graph
 assert x.grad.tolist() == [24.0], "with retain_graph=True the second backward adds 12 again"
+message = error_of(loss.backward)
+print("backward on the freed graph:", message)
+assert message is not None and "second time" in message and "retain_graph=True" in message, message
 
 # %% [markdown]
 # ## Broadcasting sums the gradient back
 #
-# Tutorial 2's linear layer $Z = XW + \mathbf{b}$ adds a bias of shape $(D,)$ to a batch of
-# shape $(B, D)$: NumPy broadcasting uses $\mathbf{b}$ in every row, so (fan-out again)
-# its gradient is the sum over the rows, $\partial L / \partial \mathbf{b} = \sum_n
-# \partial L / \partial Z_{n,:}$. `Add.backward` does this with `sum_to`:
+# In tutorial 2's layer $Z = XW + \mathbf{b}$, broadcasting uses the bias $\mathbf{b}$ (shape
+# $(D,)$) in every row of the batch, so (fan-out again) its gradient is the sum over the rows,
+# as `Add.backward` does with `sum_to`. With tutorial 2's leaky ReLU (slope 0.02) and the loss
+# $L = \sum R \odot Y$: by hand, $G = R \odot \text{leaky}'(Z)$, $\partial L/\partial W = X^T G$
+# and $\partial L/\partial \mathbf{b} = \sum_n G_{n,:}$. The engine, step by step, and the graph
+# with every gradient that flowed:
 
 # %%
 print(inspect.getsource(sum_to))
 g = np.arange(6.0).reshape(2, 3)
 assert sum_to(g, (3,)).tolist() == [3.0, 5.0, 7.0], "a (3,) input used by two rows: sum the rows"
 assert sum_to(g, (2, 1)).tolist() == [[3.0], [12.0]], "a (2, 1) input used by three columns: sum the columns"
-
-# %% [markdown]
-# The whole layer with tutorial 2's leaky ReLU (slope 0.02) and the loss $L = \sum R \odot
-# Y$: by hand, $G = R \odot \text{leaky}'(Z)$, $\partial L/\partial W = X^T G$ and
-# $\partial L/\partial \mathbf{b} = \sum_n G_{n,:}$. The engine, step by step:
-
-# %%
 rng = np.random.default_rng(0)
-X, R = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
-W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, dtype=np.float64)
-bias = Tensor(rng.standard_normal(2), requires_grad=True, dtype=np.float64)
-Xt, Rt = Tensor(X), Tensor(R)
-XW = Xt @ W
+X, R = Tensor(rng.standard_normal((4, 3))), Tensor(rng.standard_normal((4, 2)))     # float64 arrays
+W, bias = Tensor(rng.standard_normal((3, 2)), requires_grad=True), Tensor(rng.standard_normal(2), requires_grad=True)
+XW = X @ W
 Z = XW + bias
 Y = Z.leaky_relu(0.02)
-L = (Y * Rt).sum()
-print("\n".join(draw(L, {id(v): k for k, v in dict(X=Xt, R=Rt, W=W, bias=bias, XW=XW, Z=Z, Y=Y, L=L).items()})))
-steps = mirror_backward(L, verbose=True)
-L.backward()
-G = R * np.where(Z.numpy() > 0, 1.0, 0.02)
-assert np.allclose(W.grad, X.T @ G) and np.allclose(bias.grad, G.sum(axis=0)), "engine = tutorial 2's formulas"
-assert np.allclose(steps[id(W)], W.grad) and np.allclose(steps[id(bias)], bias.grad), "mirror = library"
-assert bias.grad.shape == (2,), "the bias gradient has the bias's shape"
+P = Y * R
+L = P.sum()
+names = {t: name for name, t in dict(X=X, R=R, W=W, bias=bias, XW=XW, Z=Z, Y=Y, P=P, L=L).items()}
+steps = backward_steps(L, retain_graph=True)
+for step in steps:
+    sent = ", ".join(f"{names[t]} {'nothing' if g is None else g.shape}" for t, g in zip(step.inputs, step.grad_inputs))
+    print(f"{step.node.name:<9} got a gradient of shape {step.grad_output.shape}, sends to {sent}")
+add, G = steps[3], R.numpy() * np.where(Z.numpy() > 0, 1.0, 0.02)
+assert np.allclose(W.grad, X.numpy().T @ G) and np.allclose(bias.grad, G.sum(axis=0)), "= tutorial 2's formulas"
+assert add.node.name == "Add" and np.allclose(add.grad_inputs[1], add.grad_output.sum(axis=0)), "bias: rows summed"
+assert steps[1].grad_inputs[1] is None, "R is a constant: Mul sends it nothing"
+assert np.allclose(grads_after(steps)[W], W.grad) and bias.grad.shape == (2,), "the steps add up to .grad"
+if plt is not None:
+    save_figure(draw_graph(L, names=names, grads=grads_after(steps), title="all gradients"), "03_linear_layer")
 
 # %% [markdown]
 # ## The version counter: no optimizer step between forward and backward
 #
-# `Mul` saved its inputs' arrays for backward. If an optimizer changes a parameter in place
-# after the forward pass, backward would silently compute the gradient at the *new* values.
-# Each tensor has a version counter that every in-place change bumps (the optimizer's
-# `step()` does), each node records its inputs' versions, and backward refuses when they differ.
+# `Mul` saved its inputs' arrays. Had an optimizer changed one in place since forward, backward would
+# silently use the *new* values. So every in-place change (an optimizer's `step()`) bumps the tensor's
+# version counter, each node records its inputs' versions, and backward refuses when they differ.
 
 # %%
 w = Tensor([1.0, 2.0], requires_grad=True)
-opt = SGD([w], lr=0.1)
-(w * w).sum().backward()
+w.grad = np.ones(2, np.float32)         # as if an earlier backward had run
 loss = (w * w).sum()                    # forward at the old w
-opt.step()                              # w changes in place: version 0 -> 1
+SGD([w], lr=0.1).step()                 # w changes in place: version 0 -> 1
 message = error_of(loss.backward)
 print("backward after step:", message)
-assert message is not None and "changed in place" in message, message
-assert w._version == 1, "step() bumped the version"
+assert message is not None and "changed in place" in message and w._version == 1, message
 
 # %% [markdown]
 # ## What we saw
 #
-# A tensor keeps `grad_fn`, a node its `inputs` and what forward saved. `backward()` runs nodes
-# newest generation first, so each gets its full gradient once; gradients **add** at fan-out and
-# broadcasting; a loop, not recursion; the graph is freed unless `retain_graph=True`; in-place
-# changes since forward are refused.
+# A tensor keeps `grad_fn`, a node its `inputs` and what forward saved (`to_dot`, `draw_graph` and
+# `backward_steps` show them). `backward()` runs nodes newest generation first, so each gets its full
+# gradient once; gradients **add** at fan-out and broadcasting; a loop, not recursion; the graph is
+# freed unless `retain_graph=True`; in-place changes since forward are refused.

@@ -1,0 +1,312 @@
+"""Pictures of the computation graph, and backward watched node by node.
+
+- ``to_dot(t)``: the graph behind ``t`` as DOT text, graphviz's language: a box per tensor (its
+  name, shape, dtype, a summary of its data and of its gradient), an ellipse per op, and arrows
+  input -> op -> output. Blue boxes are leaves that require grad, grey ones constants.
+- ``draw_graph(t)``: a picture of that graph, by graphviz's ``dot`` program when it is installed,
+  else by matplotlib (a simple layout in columns: leaves on the left, ``t`` on the right).
+- ``backward_steps(loss)``: runs the library's own ``loss.backward()`` and records each node as
+  it runs (the gradient that reached its output, the gradients it sent to its inputs);
+  ``grads_after(steps, k)`` gives the gradients the engine holds after its first k steps, to
+  draw the graph as they fill in.
+
+Tensors are named with a dict ``names``: {tensor: "name"} or {id(tensor): "name"}.
+"""
+import io
+import shutil
+import subprocess
+from collections import Counter, namedtuple
+from pathlib import Path
+
+import numpy as np
+
+from . import backend
+from .plot import have_matplotlib
+
+FEW = 4                    # an array of at most this many elements is shown in full, a larger one as statistics
+COLORS = {"leaf": "lightblue", "const": "lightgrey", "tensor": "white", "op": "lightyellow"}
+
+
+# ----- the graph -----
+def _graph(root):
+    """The tensors and op nodes behind ``root``, in the order a breadth-first walk from root meets
+    them, and the edges (source, target) between them, one per use. A loop, not a recursion."""
+    tensors, ops, edges, seen = [root], [], [], {id(root)}
+    for t in tensors:                      # the list grows while we walk it: it is the queue
+        node = t.grad_fn
+        if node is None:
+            continue
+        ops.append(node)                   # each node has one output, so it is met once
+        for x in node.inputs:              # () once backward has freed the node
+            edges.append((x, node))
+            if id(x) not in seen:
+                seen.add(id(x))
+                tensors.append(x)
+        edges.append((node, t))
+    return tensors, ops, edges
+
+
+def _by_id(mapping):
+    """``mapping`` keyed by id(tensor), whether it was keyed by tensor or by id already."""
+    return {key if isinstance(key, int) else id(key): value for key, value in (mapping or {}).items()}
+
+
+def _summary(array):
+    """Short text for an array: its values when it has a few, else mean, std, min and max."""
+    a = backend.to_numpy(array)
+    if a.size == 0:
+        return "empty"
+    if a.size <= FEW:
+        values = ", ".join(f"{v:.4g}" for v in a.ravel().tolist())
+        return values if a.ndim == 0 else f"[{values}]"
+    if a.dtype.kind in "biu":
+        a = a.astype(np.float64)
+    return f"mean {a.mean():.3g} std {a.std():.3g}\nmin {a.min():.3g} max {a.max():.3g}"
+
+
+def _kind(t):
+    if t.grad_fn is not None:
+        return "tensor"
+    return "leaf" if t.requires_grad else "const"
+
+
+def _tensor_label(t, name, grad):
+    lines = [] if name is None else [str(name)]
+    lines.append(f"{tuple(t.shape)} {t.dtype}")
+    lines.append("data " + _summary(t.data))
+    if grad is not None:
+        lines.append("grad " + _summary(grad))
+    return "\n".join(lines)
+
+
+def _op_label(node):
+    return f"{node.name}\n(freed by backward)" if node.released else node.name
+
+
+def _labels(tensor, names, grads):
+    """The graph, with an id (t0, t1, ... op0, ...) and a label for each tensor and op.
+    ``grads`` (keyed like ``names``) replaces the tensors' ``.grad`` when given."""
+    tensors, ops, edges = _graph(tensor)
+    names, shown = _by_id(names), (None if grads is None else _by_id(grads))
+    key, label = {}, {}
+    for i, t in enumerate(tensors):
+        grad = t.grad if shown is None else shown.get(id(t))
+        key[id(t)], label[id(t)] = f"t{i}", _tensor_label(t, names.get(id(t)), grad)
+    for i, node in enumerate(ops):
+        key[id(node)], label[id(node)] = f"op{i}", _op_label(node)
+    return tensors, ops, edges, key, label
+
+
+def _quote(text):
+    """``text`` as a DOT string: quoted, with backslashes, quotes and newlines escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(tensor, names=None, grads=None, title=None):
+    """The graph behind ``tensor`` as DOT text (``digraph``), the same text for the same graph.
+
+    names: {tensor: "name"} or {id(tensor): "name"}, for the tensors you want named.
+    grads: gradients to show, keyed the same way, in place of each tensor's ``.grad`` (for
+    instance ``grads_after(steps, k)``); by default ``.grad`` is shown where it is set.
+    title: a line written above the graph.
+    """
+    tensors, ops, edges, key, label = _labels(tensor, names, grads)
+    lines = ["digraph {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    if title is not None:
+        lines.append(f"  labelloc=t; label={_quote(title)};")
+    for t in tensors:
+        lines.append(f'  {key[id(t)]} [shape=box, style=filled, fillcolor="{COLORS[_kind(t)]}", '
+                     f"label={_quote(label[id(t)])}];")
+    for node in ops:
+        lines.append(f'  {key[id(node)]} [shape=ellipse, style=filled, fillcolor="{COLORS["op"]}", '
+                     f"label={_quote(label[id(node)])}];")
+    lines += [f"  {key[id(source)]} -> {key[id(target)]};" for source, target in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# ----- the picture -----
+def _run_dot(dot, text, fmt, file=None):
+    """Run graphviz on the DOT ``text``: the picture's bytes, or written into ``file``."""
+    command = [dot, f"-T{fmt}"] + ([] if file is None else ["-o", str(file)])
+    result = subprocess.run(command, input=text.encode(), capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"graphviz's dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def _layout(tensors, ops, edges):
+    """(column, row) of each tensor and op, keyed by id. An op of generation g sits in column 2g + 1,
+    its output in column 2g + 2, and a leaf just left of the first op that uses it, so every arrow
+    points right. Rows are filled from the right: each item goes to the mean row of what consumes
+    it, at least one row from its neighbour, and the column then moves back to where its items
+    wished to be."""
+    consumers = {id(item): [] for item in [*tensors, *ops]}
+    for source, target in edges:
+        consumers[id(source)].append(id(target))
+    column = {id(node): 2 * node.generation + 1 for node in ops}
+    for t in tensors:
+        if t.grad_fn is not None:
+            column[id(t)] = column[id(t.grad_fn)] + 1
+        else:
+            column[id(t)] = min([column[c] for c in consumers[id(t)]], default=1) - 1
+    by_column = {}
+    for item in column:                     # walk order: the same graph gets the same picture
+        by_column.setdefault(column[item], []).append(item)
+    row = {}
+    for c in sorted(by_column, reverse=True):
+        wish = {item: float(np.mean([row[d] for d in consumers[item]])) if consumers[item] else 0.0
+                for item in by_column[c]}
+        items = sorted(by_column[c], key=wish.get)
+        placed = [wish[items[0]]]
+        for item in items[1:]:
+            placed.append(max(wish[item], placed[-1] + 1.0))
+        shift = np.mean([wish[item] for item in items]) - np.mean(placed)
+        row.update({item: y + shift for item, y in zip(items, placed)})
+    return column, row
+
+
+def _size(text, fontsize):
+    """Roughly the width and height of ``text`` in inches (about 0.6 em per character)."""
+    lines = text.split("\n")
+    return max(map(len, lines)) * fontsize * 0.6 / 72, len(lines) * fontsize * 1.25 / 72
+
+
+def _draw_columns(ax, tensors, ops, edges, label):
+    """Draw the graph into the matplotlib Axes ``ax``, in inches; the size it takes, in inches."""
+    column, row = _layout(tensors, ops, edges)
+    fontsize = {id(t): 8 for t in tensors} | {id(node): 9 for node in ops}
+    size = {item: _size(label[item], fontsize[item]) for item in column}
+    width = {}                              # each column as wide as its widest label
+    for item, c in column.items():
+        width[c] = max(width.get(c, 0.0), size[item][0] + 0.3)
+    x, left = {}, 0.0                       # the columns, 0.4 inch apart
+    for c in sorted(width):
+        x[c], left = left + width[c] / 2, left + width[c] + 0.4
+    step = max(h for _, h in size.values()) + 0.4    # one row: the tallest label and a gap
+    xy = {item: (x[column[item]], -step * row[item]) for item in column}
+    boxes = {}
+    for t in tensors:
+        style = dict(boxstyle="square,pad=0.4", fc=COLORS[_kind(t)], ec="black")
+        boxes[id(t)] = ax.text(*xy[id(t)], label[id(t)], ha="center", va="center", fontsize=8, bbox=style)
+    for node in ops:
+        style = dict(boxstyle="round,pad=0.4,rounding_size=0.8", fc=COLORS["op"], ec="black")
+        boxes[id(node)] = ax.text(*xy[id(node)], label[id(node)], ha="center", va="center", fontsize=9, bbox=style)
+    uses = Counter()
+    for source, target in edges:
+        (x0, y0), (x1, y1) = xy[id(source)], xy[id(target)]
+        skips = column[id(target)] - column[id(source)] > 1
+        # an arrow that skips columns bends (about half an inch) around what lies between, and so
+        # does a second one between the same two (b = a + a)
+        bend = 0.3 * uses[id(source), id(target)] + (min(0.3, 1.0 / np.hypot(x1 - x0, y1 - y0)) if skips else 0)
+        uses[id(source), id(target)] += 1
+        ax.annotate("", xy=xy[id(target)], xytext=xy[id(source)],
+                    arrowprops=dict(arrowstyle="-|>", color="0.3", connectionstyle=f"arc3,rad={bend}",
+                                    patchA=boxes[id(source)].get_bbox_patch(),
+                                    patchB=boxes[id(target)].get_bbox_patch()))
+    ys = [y for _, y in xy.values()]
+    ax.set_xlim(-0.1, left - 0.3)
+    ax.set_ylim(min(ys) - step / 2 - 0.1, max(ys) + step / 2 + 0.1)
+    ax.axis("off")
+    return min(left - 0.2, 60), min(max(ys) - min(ys) + step + 0.2, 60)
+
+
+def draw_graph(tensor, file=None, names=None, grads=None, title=None, ax=None):
+    """Draw the graph behind ``tensor`` (``names``, ``grads`` and ``title`` as in ``to_dot``).
+
+    Graphviz's ``dot`` program lays it out when it is on the PATH; without it, matplotlib draws it
+    in columns, leaves on the left and ``tensor`` on the right (fine for the small graphs of a
+    lesson, crowded for big ones).
+    With ``file`` (a path; its suffix, .png, .svg or .pdf, gives the format) the picture is written
+    there and its Path returned; otherwise (or when ``ax``, a matplotlib Axes, is given to draw
+    into) the matplotlib Figure is returned.
+    """
+    dot = shutil.which("dot")
+    fmt = (Path(file).suffix.lstrip(".") if file is not None else "") or "png"
+    if file is not None and ax is None and dot:
+        _run_dot(dot, to_dot(tensor, names, grads, title), fmt, file)
+        return Path(file)
+    if not have_matplotlib() and dot:
+        raise RuntimeError("without matplotlib (pip install matplotlib), draw_graph can only write the picture "
+                           "into a file: pass file='graph.png'")
+    if not have_matplotlib():
+        raise RuntimeError("draw_graph needs graphviz's dot program (https://graphviz.org/download/, e.g. "
+                           "apt-get install graphviz) or matplotlib (pip install matplotlib), and neither is "
+                           "installed; to_dot(tensor) gives the graph as DOT text without either")
+    import matplotlib.pyplot as plt
+
+    if dot:                                 # graphviz's layout, shown as an image
+        image = plt.imread(io.BytesIO(_run_dot(dot, to_dot(tensor, names, grads, title), "png")), format="png")
+        size = (min(image.shape[1] / 100, 60), min(image.shape[0] / 100, 60))
+        fig = ax.figure if ax is not None else plt.figure(figsize=size)
+        ax = ax if ax is not None else fig.add_axes([0, 0, 1, 1])
+        ax.imshow(image)
+        ax.axis("off")
+    else:
+        tensors, ops, edges, _, label = _labels(tensor, names, grads)
+        fig = ax.figure if ax is not None else plt.figure()
+        size = _draw_columns(ax if ax is not None else fig.add_axes([0, 0, 1, 1]), tensors, ops, edges, label)
+        if ax is None:
+            fig.set_size_inches(*size)
+            if title is not None:
+                fig.suptitle(title)
+        elif title is not None:
+            ax.set_title(title)
+    if file is None:
+        return fig
+    fig.savefig(file, format=fmt, dpi=100, bbox_inches="tight")
+    if ax is None:
+        plt.close(fig)
+    return Path(file)
+
+
+# ----- backward, node by node -----
+Step = namedtuple("Step", "node output grad_output inputs grad_inputs")
+Step.__doc__ = """One node of a backward pass: ``node`` (the op) ran with ``grad_output``, the complete
+gradient of the loss w.r.t. its ``output`` tensor, and sent ``grad_inputs[i]`` to ``inputs[i]`` (None for
+an input that needs no gradient). The arrays are NumPy copies."""
+
+
+def backward_steps(tensor, grad=None, retain_graph=False):
+    """Run ``tensor.backward(grad, retain_graph)``, the library's own, and return its nodes as they
+    ran: a list of ``Step``, in the engine's order. The ``.grad`` of the leaves is filled in as by
+    ``backward``. Pass ``retain_graph=True`` to draw the graph afterwards (backward frees it)."""
+    tensors, _, _ = _graph(tensor)
+    output_of = {t.grad_fn: t for t in tensors if t.grad_fn is not None}
+    steps = []
+
+    def watch(node):
+        run = node.backward                 # the op's own backward, bound to this node
+
+        def backward(gy):
+            inputs = node.inputs            # read before the engine frees the node
+            grads = run(gy)
+            sent = grads if isinstance(grads, tuple) else (grads,)
+            # what the engine keeps: nothing for an input that needs no gradient, the rest in its dtype
+            kept = tuple(None if g is None or not x.requires_grad else backend.to_numpy(g).astype(x.dtype)
+                         for x, g in zip(inputs, sent))
+            steps.append(Step(node, output_of[node], np.array(backend.to_numpy(gy)), inputs, kept))
+            return grads
+
+        node.backward = backward            # set on this node only: the engine's call node.backward(gy) finds it
+
+    for node in output_of:
+        watch(node)
+    try:
+        tensor.backward(grad, retain_graph=retain_graph)
+    finally:
+        for node in output_of:              # a node freed by backward has lost it already
+            vars(node).pop("backward", None)
+    return steps
+
+
+def grads_after(steps, count=None):
+    """{tensor: gradient} as the engine holds them after the first ``count`` steps (all by default):
+    the seed at the output, and at every other tensor the sum of what has reached it so far (complete
+    once all its consumers ran). Leaves count only this pass, not a ``.grad`` from earlier ones."""
+    grads = {} if not steps else {steps[0].output: steps[0].grad_output}
+    for step in steps[:count]:
+        for x, g in zip(step.inputs, step.grad_inputs):
+            if g is not None:
+                grads[x] = grads[x] + g if x in grads else g
+    return grads
