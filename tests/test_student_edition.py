@@ -1,13 +1,14 @@
 """The student edition: solutions replaced by NotImplementedError hints, and pytest grading of the exercises."""
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tinygrad_dl1.exercises import grading
+from tinygrad_dl1.exercises import grading, student_edition
 from tinygrad_dl1.exercises.student_edition import SolutionMarkerError, strip_solutions, write_student_edition
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,10 +71,11 @@ def test_the_edition_goes_into_a_new_or_empty_folder(tmp_path):
 def test_every_exercise_is_a_marked_function_in_its_tutorial():
     for exercise in grading.EXERCISES:
         text = (TUTORIALS / exercise.tutorial).read_text(encoding="utf-8")
-        functions = {node.name: node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+        functions = {node.name for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
         assert exercise.task in functions, f"{exercise.tutorial} should define {exercise.task}"
-        body = ast.get_source_segment(text, functions[exercise.task])
-        assert "# BEGIN SOLUTION hint:" in body and "# END SOLUTION" in body, \
+        inside = student_edition.enclosing_functions(text)
+        begins = [n for n, line in enumerate(text.splitlines(), 1) if student_edition.BEGIN.match(line)]
+        assert [n for n in begins if inside[n][0] == exercise.task], \
             f"{exercise.task} in {exercise.tutorial} should hold its solution between the markers"
         assert callable(exercise.checker), f"no checker for {exercise.task}"
 
@@ -87,7 +89,10 @@ def test_the_student_edition_fails_every_exercise_with_its_hint(tmp_path):
     out = write_student_edition(tmp_path / "edition", TUTORIALS)
     for exercise in grading.EXERCISES:
         student = (out / "tutorials" / exercise.tutorial).read_text(encoding="utf-8")
-        assert "BEGIN SOLUTION" not in student and f"raise NotImplementedError('{exercise.task}: " in student
+        markers = [line for line in student.splitlines()
+                   if student_edition.BEGIN.match(line) or student_edition.END.match(line)]
+        assert not markers, f"{exercise.tutorial}: solution markers left: {markers}"
+        assert re.search(rf"raise NotImplementedError\(['\"]{exercise.task}: ", student), exercise.task
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf"], cwd=out, env=env,
                             capture_output=True, text=True, timeout=300)
@@ -101,3 +106,18 @@ def test_the_student_edition_fails_every_exercise_with_its_hint(tmp_path):
     one = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "im2col"], cwd=out, env=env,
                          capture_output=True, text=True, timeout=300)
     assert "1 failed" in one.stdout and f"{len(grading.EXERCISES) - 1} deselected" in one.stdout, one.stdout[-2000:]
+
+
+def test_a_wrong_answer_is_graded_with_its_diagnosis(tmp_path):
+    out = write_student_edition(tmp_path / "edition", TUTORIALS)
+    tutorial = out / "tutorials" / "02_backprop_by_hand.py"
+    text, count = re.subn(r"    raise NotImplementedError\('linear_backward: .*\n",
+                          "    return grad_output @ weight, x.T @ grad_output, grad_output.sum(axis=0)\n",
+                          tutorial.read_text(encoding="utf-8"))
+    assert count == 1
+    tutorial.write_text(text, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "linear_backward"], cwd=out,
+                            capture_output=True, text=True, timeout=300)
+    assert "1 failed" in result.stdout, result.stdout[-3000:]
+    assert "missing transpose" in result.stdout and "grad_weight" in result.stdout, result.stdout[-3000:]
+    assert "Traceback" not in result.stdout

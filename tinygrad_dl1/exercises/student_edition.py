@@ -55,7 +55,7 @@ class SolutionMarkerError(ValueError):
 
 def strip_solutions(text, filename="<tutorial>"):
     """``text`` with each solution block replaced by a NotImplementedError naming the function, what it
-    computes (its docstring's first line) and the hint on the BEGIN marker."""
+    computes (its docstring's first paragraph) and the hint on the BEGIN marker."""
     lines = text.splitlines(keepends=True)
     functions = enclosing_functions(text)
     out, begin = [], None
@@ -86,15 +86,15 @@ def strip_solutions(text, filename="<tutorial>"):
 
 
 def enclosing_functions(text):
-    """{line number: (name, first line of the docstring)} for every line inside a function's body (the
-    innermost function wins)."""
+    """{line number: (name, the docstring's first paragraph on one line)} for every line inside a function's
+    body (the innermost function wins)."""
     functions = {}
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            doc = (ast.get_docstring(node) or "").strip().splitlines()
+            summary = " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
             for number in range(node.body[0].lineno, node.end_lineno + 1):
                 if number not in functions or functions[number][2] < node.lineno:
-                    functions[number] = (node.name, doc[0] if doc else "", node.lineno)
+                    functions[number] = (node.name, summary, node.lineno)
     return {number: (name, doc) for number, (name, doc, _) in functions.items()}
 
 
