@@ -1,10 +1,13 @@
 # %% [markdown]
 # # 01 Derivatives: a nudge, its errors, and the gradient check
 #
-# Everything in this course is about one number: how much the loss changes when we nudge
-# one input. This tutorial computes that number the slow way, by nudging, and measures
-# how wrong the slow way is. The result is the tool used in every later tutorial to check
-# a backward pass: `gradcheck`.
+# These tutorials work through the Deep Learning 1 assignment "MLPs, CNNs and
+# Backpropagation" on a small NumPy library, `tinygrad_dl1`. A network is trained by
+# lowering its **loss**, one number that says how wrong its outputs are, and that needs one
+# number per weight: how much the loss changes when we nudge that weight (its derivative).
+# This tutorial computes that number the slow way, by nudging, and measures how wrong the
+# slow way is. The result is the tool used in every later tutorial to check a backward pass
+# (the code that computes all the derivatives at once): `gradcheck`.
 #
 # Run it as a script (`python tutorials/01_derivatives.py`) or open it as a notebook
 # (`jupytext --to notebook tutorials/01_derivatives.py`). Every formula below is checked by
@@ -79,7 +82,8 @@ for h in [1e-1, 1e-2, 1e-3]:
 # ## Rounding error: why a smaller $h$ is not always better
 #
 # A float has about $\log_{10}(1/\varepsilon)$ correct digits, with machine epsilon
-# $\varepsilon \approx 1.2 \cdot 10^{-7}$ in float32 and $2.2 \cdot 10^{-16}$ in float64. Each
+# $\varepsilon$ (the gap between 1 and the next float, so the relative size of one rounding)
+# $\approx 1.2 \cdot 10^{-7}$ in float32 and $2.2 \cdot 10^{-16}$ in float64. Each
 # of $f(x+h)$ and $f(x)$ is off by about $\varepsilon |f(x)|$; their difference is tiny
 # when $h$ is small, so those errors become large *relative* to it, and dividing by $h$
 # magnifies them. The total error of the forward difference is about
@@ -172,20 +176,24 @@ assert abs(float(x.grad) - central_difference(f, x0, 1e-6)) < 1e-8, "autograd an
 # ## `gradcheck`: the nudge for every entry
 #
 # For a function of many inputs with an output $y$ of any shape, `gradcheck(fn, inputs)`
-# picks a random weight array $r$ of $y$'s shape, forms the scalar $L = \sum r \odot y$, and
+# picks a random weight array $r$ of $y$'s shape, forms the scalar $L = \sum r \odot y$
+# (backward starts from one number; the random $r$ makes every entry of $y$ count), and
 # compares autograd's $\partial L / \partial x$ with central differences (step
-# $h = 10^{-6}$, in float64) for each entry of each input that requires grad. It returns
-# `True`, or raises a `GradcheckError` naming the worst entry. Here is its core:
+# $h = 10^{-6}$, in float64) for each entry of each input that requires grad (inputs of more
+# than 2000 entries: along a few random directions). It returns `True`, or raises a
+# `GradcheckError` naming the worst entry. Its core, which later tutorials also call
+# directly (`xp` is NumPy, or CuPy on a GPU, tutorial 10):
 
 # %%
-import importlib  # noqa: E402
 import inspect  # noqa: E402
 
-gradcheck_module = importlib.import_module("tinygrad_dl1.gradcheck")   # the module, not the function
-print(inspect.getsource(gradcheck_module._central_difference))
+from tinygrad_dl1.gradcheck import numerical_gradient  # noqa: E402
+
+print(inspect.getsource(numerical_gradient))
 
 # %% [markdown]
-# Used on a small function (a matrix product, a leaky ReLU, a log-softmax):
+# Used on a small function (a matrix product, a leaky ReLU, a log-softmax: tutorial 2
+# explains them):
 
 # %%
 rng = np.random.default_rng(0)

@@ -1,28 +1,29 @@
 # %% [markdown]
 # # 02 Backprop by hand: linear, leaky ReLU, softmax and cross-entropy
 #
-# The assignment's MLP is built from four pieces: a linear layer $y = x W^\top + b$, a
-# leaky ReLU (slope $0.02$), a softmax and the cross-entropy loss. This tutorial derives
-# the backward rule of each: first the full Jacobian for one example, then the
-# *vector form* that backprop actually computes (never building a Jacobian), then what a
-# batch changes. Each rule is checked in float64 against central differences (tutorial 1)
-# and against the library's autograd (`Tensor.backward()`).
+# The assignment's MLP (multi-layer perceptron) classifies an image $x$: it computes one
+# score per class, the **logits** $z$, with linear layers $y = x W^\top + b$ and a leaky ReLU
+# (slope $0.02$) between them; a softmax turns the logits into probabilities $p$, and the
+# cross-entropy loss is $-\log p_t$ for the true class $t$. This tutorial derives the
+# backward rule of each piece: first the full Jacobian for one example, then the *vector
+# form* that backpropagation ("backprop") actually computes, never building a Jacobian, then
+# what a batch changes. Each rule is checked in float64 against central differences
+# (tutorial 1) and against the library's autograd (`Tensor.backward()`).
 #
 # Notation: for a scalar loss $L$, $\bar{y} = \partial L / \partial y$ (the "upstream
 # gradient") has the shape of $y$. Backprop turns $\bar{y}$ into $\bar{x}$ with the chain rule
 # $\bar{x}_j = \sum_i \bar{y}_i \, \partial y_i / \partial x_j$, i.e. $\bar{x} = \bar{y} J$ with
-# $J_{ij} = \partial y_i / \partial x_j$.
+# $J_{ij} = \partial y_i / \partial x_j$. $\delta_{ik}$ is 1 if $i = k$, else 0.
 #
 # **Exercises.** Each rule ends up in a function whose body sits between `# BEGIN SOLUTION`
-# and `# END SOLUTION`. In the student edition of the tutorials (see the tutorials' README)
-# those bodies are empty and yours go there; the `check_...` call after each one compares
-# your function with the library on random shapes in float64 and, when it is wrong, names
-# the likely mistake (a missing transpose, a missing $1/B$, a bias gradient not summed...).
+# and `# END SOLUTION`; in the student edition (see the tutorials' README) you write it. The
+# `check_...` call after it compares it with the library on random shapes and, when it is
+# wrong, names the likely mistake (a missing transpose, a missing $1/B$, ...).
 
 # %%
 import numpy as np
 
-import tinygrad_dl1.nn.functional as F
+import tinygrad_dl1.nn.functional as F  # the library's layers as functions: F.linear, F.cross_entropy, ...
 from tinygrad_dl1 import Tensor, exercises
 from tinygrad_dl1.gradcheck import numerical_gradient
 
@@ -30,14 +31,9 @@ rng = np.random.default_rng(0)
 B, D, C = 4, 5, 3                       # batch size, input features, output features (classes)
 
 
-def numeric_jacobian(f, x, h=1e-6):
-    """J[i, j] = d f(x)_i / d x_j by central differences (x a 1-D float64 array)."""
-    columns = []
-    for j in range(x.size):
-        step = np.zeros_like(x)
-        step[j] = h
-        columns.append((f(x + step) - f(x - step)) / (2 * h))
-    return np.stack(columns, axis=1)
+def numeric_jacobian(f, x):
+    """J[i, j] = d f(x)_i / d x_j: row i is the gradient of f(x)_i, by tutorial 1's central differences."""
+    return np.stack([numerical_gradient(lambda v, i=i: float(f(v)[i]), x) for i in range(f(x).size)])
 
 
 def check(name, hand, numeric, autograd):
@@ -106,16 +102,6 @@ check("linear dL/db = sum_n dY", gb, numerical_gradient(lambda b: linear_loss(X,
 assert exercises.check_linear_backward(linear_backward).passed, "linear_backward: see the checker's table"
 
 # %% [markdown]
-# The library's linear op computes exactly these three products. Its backward:
-
-# %%
-import inspect  # noqa: E402
-
-from tinygrad_dl1.ops.products import Linear  # noqa: E402
-
-print(inspect.getsource(Linear.backward))
-
-# %% [markdown]
 # ## 2. Leaky ReLU
 #
 # $y_i = x_i$ if $x_i > 0$, else $0.02\, x_i$. Each output depends only on its own input,
@@ -157,7 +143,8 @@ assert exercises.check_leaky_relu_backward(leaky_relu_backward).passed, "leaky_r
 # %% [markdown]
 # ## 3. Softmax
 #
-# $p_i = e^{z_i} / \sum_j e^{z_j}$. Every output depends on every input, through the sum:
+# $p_i = e^{z_i} / \sum_j e^{z_j}$: positive, and summing to 1. Every output depends on every
+# input, through the sum:
 #
 # $$\frac{\partial p_i}{\partial z_k} = p_i (\delta_{ik} - p_k), \qquad
 # J = \mathrm{diag}(p) - p\, p^\top.$$
@@ -211,10 +198,6 @@ assert np.allclose(numeric_jacobian(lambda z: np.array([-np.log(softmax(z)[t])])
 # only affect $\ell_n$, and the mean puts a $\frac{1}{B}$ on each, so
 #
 # $$\bar{Z} = \frac{1}{B} (P - \mathrm{onehot}(T)).$$
-#
-# That $1/B$ then flows into every gradient below it: with a mean loss the weight
-# gradient $\bar{Y}^\top X$ is an **average** over the batch of the per-example gradients,
-# and its size does not grow with $B$ (with a summed loss it would).
 
 # %%
 T = rng.integers(0, C, size=B)
@@ -235,13 +218,14 @@ Zt = Tensor(Z, requires_grad=True)
 loss = F.cross_entropy(Zt, T)
 loss.backward()
 assert abs(float(loss.data) - ce_loss(Z)) < 1e-12, "the library's loss should be the mean of -log p_t"
-check("cross-entropy dZ = (P - Y)/B", softmax_cross_entropy_backward(Z, T), numerical_gradient(ce_loss, Z), Zt.grad)
-assert exercises.check_softmax_cross_entropy_backward(softmax_cross_entropy_backward).passed, "see the checker's table"
+check("CE dZ = (P - onehot)/B", softmax_cross_entropy_backward(Z, T), numerical_gradient(ce_loss, Z), Zt.grad)
+assert exercises.check_softmax_cross_entropy_backward(softmax_cross_entropy_backward).passed, \
+    "softmax_cross_entropy_backward: see the checker's table"
 
 # %% [markdown]
 # ## 5. All together: a two-layer MLP by hand
 #
-# $H = \mathrm{leaky}(X W_1^\top + b_1)$, $Z = H W_2^\top + b_2$, $L = \mathrm{CE}(Z, T)$.
+# $A = X W_1^\top + b_1$, $H = \mathrm{leaky}(A)$, $Z = H W_2^\top + b_2$, $L = \mathrm{CE}(Z, T)$.
 # Backprop applies the rules above from the loss back to the input, each step reusing
 # what the forward pass computed:
 #
@@ -256,8 +240,7 @@ params = {"W1": rng.standard_normal((Hdim, D)), "b1": rng.standard_normal(Hdim),
 
 
 def mlp_loss(X, W1, b1, W2, b2):
-    Z = leaky(X @ W1.T + b1) @ W2.T + b2
-    return float(-np.log(softmax(Z)[np.arange(B), T]).mean())
+    return ce_loss(leaky(X @ W1.T + b1) @ W2.T + b2)
 
 
 def mlp_gradients(x, labels, weights, biases, negative_slope=0.02):
@@ -302,17 +285,13 @@ assert exercises.check_mlp_gradients(mlp_gradients).passed, "mlp_gradients: see 
 # %% [markdown]
 # ## 6. What the batch changes, checked
 #
-# With the mean loss, the batch's weight gradient is the average of the gradients of
-# each example alone (a batch of one, whose $1/B$ is 1). Doubling the batch by
-# repeating it leaves the gradient unchanged; a *summed* loss would double it.
+# The mean loss's $1/B$ flows into every gradient below it, so the batch's weight gradient is
+# the **average** of the gradients of each example alone (a batch of one, whose $1/B$ is 1),
+# and its size does not grow with $B$: repeating the batch leaves it unchanged, where a
+# *summed* loss would double it.
 
 # %%
-H = leaky(X @ params["W1"].T + params["b1"])               # the MLP's hidden layer and logits
-Z = H @ params["W2"].T + params["b2"]
-per_example = []
-for n in range(B):
-    gz = softmax(Z[n]) - np.eye(C)[T[n]]                  # B = 1: no 1/B
-    per_example.append(np.outer(gz, H[n]))                # this example's dL/dW2
+per_example = [mlp_gradients(X[n:n + 1], T[n:n + 1], weights, biases)[1][1] for n in range(B)]   # each dL/dW2
 assert np.allclose(hand["W2"], np.mean(per_example, axis=0)), "the mean loss averages per-example gradients"
 
 _, (_, gW2_twice), _ = mlp_gradients(np.concatenate([X, X]), np.concatenate([T, T]), weights, biases)
@@ -331,6 +310,4 @@ print(f"2B copies give the dL/dW2 of B: max difference {np.abs(gW2_twice - hand[
 # | softmax | $\mathrm{diag}(p) - p p^\top$ | $\bar{Z} = P \odot (\bar{P} - \mathrm{rowsum}(\bar{P} \odot P))$ |
 # | softmax + mean CE | $p - \mathrm{onehot}(t)$ | $\bar{Z} = (P - \mathrm{onehot}(T)) / B$ |
 #
-# Shared parameters sum their gradients over the batch; the mean loss's $1/B$ turns that
-# sum into an average. Tutorial 3 shows how `Tensor.backward()` chains these rules for
-# any graph, in the right order.
+# Tutorial 3 shows how `Tensor.backward()` chains these rules for any graph, in the right order.

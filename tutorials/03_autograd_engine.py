@@ -100,12 +100,12 @@ op, op2 = Cube(), Cube()
 y, y2 = op(Tensor([2.0], requires_grad=True)), op2(Tensor([2.0]))   # y2: no gradient wanted
 assert op.needs_input_grad == (True,) and op.x is not None and y.grad_fn is op, "it saved x and linked y"
 assert op2.needs_input_grad == (False,) and op2.x is None and y2.grad_fn is None, "nothing saved, no graph"
-assert gradcheck(lambda t: Cube()(t), [Tensor([0.3, -1.2, 2.0], requires_grad=True)]), "Cube's backward"
+assert gradcheck(lambda t: Cube()(t), [Tensor([0.3, -1.2, 2.0], requires_grad=True)]), "Cube's backward is right"
 
 # %% [markdown]
 # ## The order: a node runs only when its gradient is complete
 #
-# In our graph $a$ is used twice, so by the chain rule
+# In our graph $a$ is used twice (a **fan-out**), so by the chain rule
 #
 # $$\frac{\partial c}{\partial a} = \underbrace{1}_{\text{through } c = a + b} +
 # \underbrace{e^a}_{\text{through } b = e^a}, \qquad
@@ -113,12 +113,12 @@ assert gradcheck(lambda t: Cube()(t), [Tensor([0.3, -1.2, 2.0], requires_grad=Tr
 #
 # The node that made $a$ (the `Mul`) may run only after **both** consumers of $a$ (the
 # `Add` and the `Exp`) sent it their part. Generations guarantee this: a consumer is always
-# newer than what it consumes, so running nodes from the newest generation down (a heap
-# keyed by $-$generation) runs every consumer first. This is a *topological order*. Here is
-# the library's `backward`. To watch it, `backward_steps(loss)` runs that `loss.backward()` and
-# records each node as it runs: the gradient that reached its output and what it sent to each
-# input; `grads_after(steps, k)` gives the gradients the engine holds after k steps, and we draw
-# the graph as they fill in.
+# newer than what it consumes, so running nodes from the newest generation down (Python's
+# `heapq` keyed by $-$generation: it pops the smallest key first) runs every consumer first:
+# a *topological order*. Here is the library's `backward`. To watch it, `backward_steps(loss)`
+# runs `loss.backward()` and records each node as it runs: the gradient that reached its output
+# and what it sent to each input; `grads_after(steps, k)` gives the gradients the engine holds
+# after k steps, and we draw the graph as they fill in.
 
 # %%
 print(inspect.getsource(Tensor.backward))
@@ -146,8 +146,8 @@ if plt is not None:
 # switches to break it. `order="fifo"` runs nodes first come, first served instead of by
 # generation. `accumulate=False` overwrites a gradient instead of adding it: for $b = a + a$,
 # $\partial b / \partial a = 1 + 1 = 2$, but an engine that assigns keeps only the last use and
-# gets 1. (Adding is also why `model.zero_grad()` or `.grad = None` is needed between steps:
-# leaf gradients add up in `.grad` across backward calls too.)
+# gets 1. (Adding is also why training clears `.grad` between steps, with an optimizer's
+# `zero_grad()` in tutorial 4: leaf gradients add up in `.grad` across backward calls too.)
 
 # %%
 def mirror_backward(loss, order="heap", accumulate=True):
@@ -193,14 +193,14 @@ assert wrong.tolist() == [1.0], "overwriting keeps one use only"
 # %% [markdown]
 # ## Deep graphs: why the walk is a loop, not a recursion
 #
-# A recursive depth-first search (micrograd's way) also finds a topological order, but each
-# level of the graph is one Python call on the stack, and Python stops at
-# `sys.getrecursionlimit()` calls (1000 by default): a chain of a few thousand ops, as in an
-# unrolled recurrent net, crashes it. The library's heap loop has no stack to overflow.
+# A recursive depth-first search (as in micrograd, a tiny teaching autograd) also finds a
+# topological order, but each level of the graph is one Python call on the stack, and Python
+# stops at `sys.getrecursionlimit()` calls (1000 by default): a chain of a few thousand ops
+# crashes it. The library's heap loop has no stack to overflow.
 
 # %%
 def recursive_order(t, order, seen):
-    """Nodes in topological order by recursive depth-first search (micrograd's way)."""
+    """Nodes in topological order by recursive depth-first search."""
     if t.grad_fn is not None and t.grad_fn not in seen:
         seen.add(t.grad_fn)
         for inp in t.grad_fn.inputs:
@@ -237,13 +237,15 @@ loss.backward()                         # this one frees the graph
 assert x.grad.tolist() == [24.0], "with retain_graph=True the second backward adds 12 again"
 message = error_of(loss.backward)
 print("backward on the freed graph:", message)
-assert message is not None and "second time" in message and "retain_graph=True" in message, message
+assert message is not None and "second time" in message and "retain_graph=True" in message, \
+    f"the error should say it is a second backward and suggest retain_graph=True: {message}"
 
 # %% [markdown]
 # ## Broadcasting sums the gradient back
 #
-# In tutorial 2's layer $Z = XW + \mathbf{b}$, broadcasting uses the bias $\mathbf{b}$ (shape
-# $(D,)$) in every row of the batch, so (fan-out again) its gradient is the sum over the rows,
+# In a layer $Z = XW + \mathbf{b}$ ($W$ stored as $(D, C)$, the transpose of tutorial 2's),
+# broadcasting uses the bias (shape $(C,)$) in every row of the batch, so (a fan-out again)
+# its gradient is the sum over the rows,
 # as `Add.backward` does with `sum_to`. With tutorial 2's leaky ReLU (slope 0.02) and the loss
 # $L = \sum R \odot Y$: by hand, $G = R \odot \text{leaky}'(Z)$, $\partial L/\partial W = X^T G$
 # and $\partial L/\partial \mathbf{b} = \sum_n G_{n,:}$. The engine, step by step, and the graph
@@ -278,9 +280,10 @@ if plt is not None:
 # %% [markdown]
 # ## The version counter: no optimizer step between forward and backward
 #
-# `Mul` saved its inputs' arrays. Had an optimizer changed one in place since forward, backward would
-# silently use the *new* values. So every in-place change (an optimizer's `step()`) bumps the tensor's
-# version counter, each node records its inputs' versions, and backward refuses when they differ.
+# An optimizer (tutorial 4) changes the weights in place, after backward: `SGD(...).step()` does
+# `w -= lr * w.grad`. `Mul` saved its inputs' arrays; had a step changed one since forward, backward
+# would silently use the *new* values. So every in-place change bumps the tensor's version counter,
+# each node records its inputs' versions, and backward refuses when they differ.
 
 # %%
 w = Tensor([1.0, 2.0], requires_grad=True)
@@ -289,12 +292,12 @@ loss = (w * w).sum()                    # forward at the old w
 SGD([w], lr=0.1).step()                 # w changes in place: version 0 -> 1
 message = error_of(loss.backward)
 print("backward after step:", message)
-assert message is not None and "changed in place" in message and w._version == 1, message
+assert message is not None and "changed in place" in message and w._version == 1, \
+    f"backward should refuse an input changed in place since forward: {message}"
 
 # %% [markdown]
 # ## What we saw
 #
-# A tensor keeps `grad_fn`, a node its `inputs` and what forward saved (`to_dot`, `draw_graph` and
-# `backward_steps` show them). `backward()` runs nodes newest generation first, so each gets its full
-# gradient once; gradients **add** at fan-out and broadcasting; a loop, not recursion; the graph is
-# freed unless `retain_graph=True`; in-place changes since forward are refused.
+# A tensor keeps `grad_fn`, a node its `inputs` and what forward saved. `backward()` runs nodes newest
+# generation first, so each gets its full gradient once; gradients **add** at fan-out and broadcasting;
+# a loop, not recursion; the graph is freed unless `retain_graph=True`; in-place changes are refused.

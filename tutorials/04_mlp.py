@@ -1,16 +1,20 @@
 # %% [markdown]
 # # 04 Training the assignment's MLP on CIFAR-10
 #
-# Tutorials 2 and 3 built the gradient of a loss; this one uses it. We train the
+# Tutorials 2 and 3 built the gradient of a loss; this one uses it. **CIFAR-10** is 60 000
+# colour images of $32 \times 32$ pixels in 10 classes (airplane, automobile, bird, cat, deer,
+# dog, frog, horse, ship, truck): 50 000 to train on, 10 000 to test on. We train the
 # assignment's MLP, 3072 inputs, one hidden layer of 100 leaky ReLU units (slope $0.02$),
-# 10 outputs, with plain stochastic gradient descent, written as a loop in which every line
-# is visible: draw a batch, forward, loss, backward, step, and now and then evaluate on
-# the test set. Before the real run, a sanity check that every practitioner should do:
-# overfit one small batch. At the end, why training and test accuracy differ.
+# 10 outputs, with plain stochastic gradient descent (SGD: each step follows the gradient of
+# a random batch), written as a loop in which every line is visible: draw a batch, forward,
+# loss, backward, step, and now and then evaluate on the test set. Before the real run, a
+# sanity check that every practitioner should do: overfit one small batch. At the end, why
+# training and test accuracy differ.
 #
 # Set `TINYGRAD_DL1_TUTORIAL_FAST=1` to run on small synthetic CIFAR-shaped data with few
-# steps (that is how the test suite runs it); without it, this reads the real CIFAR-10 and
-# runs the assignment's 1500 steps (about a minute on a laptop CPU).
+# steps (that is how the test suite runs it); without it, this reads the real CIFAR-10 from
+# the folder named by `TINYGRAD_DL1_DATA` (the main README says how to get it) and runs the
+# assignment's 1500 steps (about a minute on a laptop CPU).
 
 # %%
 import math
@@ -35,17 +39,23 @@ assert abs(float(data.train_x.mean())) < 1.0, "the training set's mean image has
 # ## 1. The model and its loss at the start
 #
 # An image is flattened to $x \in \mathbb{R}^{3072}$ ($3 \cdot 32 \cdot 32$), on the 0-255
-# scale minus the mean image. The MLP computes
+# scale minus the mean image (the training images' average, pixel by pixel). The MLP computes
 #
 # $$h = \mathrm{LeakyReLU}_{0.02}(x W_1^\top + b_1), \qquad z = h W_2^\top + b_2, \qquad
 # L = -\frac{1}{B}\sum_{n=1}^{B} \log \frac{e^{z_{n, y_n}}}{\sum_c e^{z_{n,c}}},$$
 #
 # with $W_1 \in \mathbb{R}^{100 \times 3072}$, $W_2 \in \mathbb{R}^{10 \times 100}$, so
 # $3072 \cdot 100 + 100 + 100 \cdot 10 + 10 = 308\,310$ parameters. The assignment draws
-# the weights from $\mathcal{N}(0, 10^{-4\,2})$ with zero biases. With weights that small
-# the logits start almost at $0$, every class gets probability $\approx 1/10$, and the loss
-# starts at $\ln 10 \approx 2.3026$: a number worth checking at the start of any
-# classifier's training (a loss far from $\ln C$ means a bug in the model or the loss).
+# the weights from $\mathcal{N}(0, (10^{-4})^2)$ (standard deviation $10^{-4}$) with zero
+# biases. With weights that small the logits start almost at $0$, every class gets
+# probability $\approx 1/10$, and the loss starts at $\ln 10 \approx 2.3026$: a number worth
+# checking at the start of any classifier's training (with $C$ classes, a loss far from
+# $\ln C$ means a bug in the model or the loss).
+#
+# `MLP(3072, [100], 10)` holds the layers and their weights; `model(x)` runs the forward pass
+# and `model.parameters()` lists the weight and bias tensors. `manual_seed` seeds the library's
+# random numbers (here the initial weights), so a run repeats exactly. `no_grad()` turns off
+# the recording of the graph where no backward will follow.
 
 # %%
 manual_seed(42)
@@ -68,7 +78,10 @@ assert abs(start_loss - math.log(10)) < 0.01, "with tiny weights every class get
 # gradient, a step that does not update the weights, labels that do not match the
 # images), and there is no point starting a long run. Each step is the SGD update
 #
-# $$\theta \leftarrow \theta - \eta\, \nabla_\theta L(\theta), \qquad \eta = 2 \cdot 10^{-3}.$$
+# $$\theta \leftarrow \theta - \eta\, \nabla_\theta L(\theta), \qquad \eta = 2 \cdot 10^{-3}$$
+#
+# for every parameter $\theta$, with the learning rate $\eta$. `optim.SGD(params, lr)` makes
+# it in `step()`; `zero_grad()` clears the `.grad` that each backward adds to (tutorial 3).
 #
 # (A larger $\eta$ is tempting here, but on inputs of the 0-255 scale $\eta = 10^{-2}$
 # makes the real data's loss overflow to NaN: the step size has to suit the scale of the
@@ -98,9 +111,9 @@ print(f"the same model on the test set: accuracy {other_acc:.3f}")
 # ## 3. The training loop
 #
 # The assignment's settings: SGD with $\eta = 2 \cdot 10^{-3}$, batches of $B = 200$,
-# $1500$ steps (6 epochs of the 50 000 training images), and an evaluation on the whole
-# test set every $100$ steps. `BatchStream` deals out batches of a fresh random order each
-# epoch. Evaluation runs under `no_grad()`, so no graph is recorded, in chunks of 1000
+# $1500$ steps (6 **epochs**, passes over the 50 000 training images), and an evaluation on
+# the whole test set every $100$ steps. `BatchStream` deals out batches of a fresh random
+# order each epoch. Evaluation runs under `no_grad()`, so no graph is recorded, in chunks of 1000
 # images; accuracy is the fraction of images whose largest logit is at their label.
 
 # %%
@@ -218,6 +231,7 @@ p, n = test_acc, len(data.test_y)
 standard_error = math.sqrt(p * (1 - p) / n)
 print(f"standard error of the test accuracy: {standard_error:.4f} ({n} images)")
 assert standard_error < 0.03, "a few thousand test images pin the accuracy down to a few points"
+assert abs(math.sqrt(0.45 * 0.55 / 10_000) - 0.005) < 1e-4, "p = 0.45 on 10 000 images: about half a point"
 
 # %% [markdown]
 # Tutorial 5 looks inside this training run (activations, gradients, the size of each

@@ -4,9 +4,11 @@
 # A loss curve says *that* training goes badly; the numbers inside each layer say *why*.
 # This tutorial measures, layer by layer, the scale of the activations, of the gradients and
 # of the weights, the fraction of dead units, and the size of one SGD update relative to the
-# weights, and uses them to see what the assignment's initialisation $\mathcal{N}(0, 10^{-4\,2})$
-# does, against PyTorch's default, in the assignment's MLP (3072-100-10) and in a deeper one
-# (3072-100-100-100-10), both with leaky ReLU of slope $0.02$.
+# weights, and uses them to see what the assignment's initialisation $\mathcal{N}(0, (10^{-4})^2)$
+# does, against the default of PyTorch (the most used deep-learning library), in the
+# assignment's MLP (3072-100-10) and in a deeper one (3072-100-100-100-10), both with leaky
+# ReLU of slope $0.02$. A linear layer's output, before the leaky ReLU, is its
+# **pre-activation**.
 #
 # `TINYGRAD_DL1_TUTORIAL_FAST=1` uses small synthetic CIFAR-shaped data and few steps.
 
@@ -31,7 +33,8 @@ print(f"input: shape {x_batch.shape}, root mean square {x_rms:.1f} (0-255 scale 
 # %% [markdown]
 # ## 1. Measuring every layer
 #
-# `MLP` is an `nn.Sequential`, so we can run its layers one by one and keep every output.
+# `MLP` is an `nn.Sequential`, a list of layers applied in order (`Linear`, `LeakyReLU`,
+# `Linear`, ...), so we can run its layers one by one and keep every output.
 # To get the gradient of the loss with respect to each layer's output too, each layer gets its
 # input as a fresh leaf tensor (`requires_grad=True`); backward through the last layer fills
 # the `.grad` of its input, which is the gradient we pass to `backward` of the layer before.
@@ -103,7 +106,8 @@ def summary(model, x, y, title):
 #   is $\sqrt{1/3}\sqrt{0.5002} \approx 0.41$, independent of $n$. (Kaiming's init,
 #   $\mathrm{Var}[w] = 2/n$, would make it $\approx 1$.)
 #
-# We check the formula on every linear layer, using the measured $E[x^2]$ of its input.
+# We check the leaky ReLU factor and PyTorch's $1/(3n)$ first, then the formula on every linear
+# layer, using the measured $E[x^2]$ of its input.
 
 # %%
 def check_prediction(rows, name):
@@ -114,12 +118,18 @@ def check_prediction(rows, name):
         assert 0.5 < std / predicted < 2, f"{name} linear {k}: std {std:.3e} is not within 2x of {predicted:.3e}"
 
 
+z = np.random.default_rng(1).standard_normal(1_000_000)                # a symmetric z
+h = np.where(z > 0, z, 0.02 * z)
+assert abs((h**2).mean() / (z**2).mean() - (1 + 0.02**2) / 2) < 0.01, "leaky ReLU: E[h^2] = (1 + a^2)/2 E[z^2]"
+
 models = {}
 for init in ("assignment", "default"):
     for hidden in ([100], [100, 100, 100]):
         manual_seed(0)
         name = f"{init} {'-'.join(map(str, [3072, *hidden, 10]))}"
         models[name] = MLP(3072, hidden, 10, init=init)
+w_default = models["default 3072-100-10"][0].weight.numpy()
+assert abs(w_default.var() * 3 * 3072 - 1) < 0.05, "PyTorch's default init: Var[w] = 1/(3n), n = 3072"
 at_init = {}
 for name, model in models.items():
     at_init[name] = rows = summary(model, x_batch, y_batch, name)
@@ -203,7 +213,7 @@ show(deep_d, "default init, at the start")
 # %% [markdown]
 # ## 5. Update-to-weight ratio and dead units after training
 #
-# One SGD step changes $W$ by $\eta\,\partial L/\partial W$. A rule of thumb (Karpathy's) is that
+# One SGD step changes $W$ by $\eta\,\partial L/\partial W$. A rule of thumb (Andrej Karpathy's) is that
 # $\|\eta\,\partial L/\partial W\| / \|W\|$ should be around $10^{-3}$: much smaller and the layer
 # barely learns, much larger and it is being rewritten every step. A unit is *dead* when its
 # pre-activation is $\le 0$ for every image of a batch: with a leaky ReLU its gradient is then
@@ -252,7 +262,7 @@ for name, model in models.items():
     ratios = [LR * g / w for g, w in zip(rows["w_grad"], rows["w_norm"])]
     print("  update / weight per layer: " + ", ".join(f"{r:.1e}" for r in ratios))
     dead = [d for d in rows["dead"] if not math.isnan(d)]
-    assert all(0 <= d <= 1 for d in dead), "a fraction"
+    assert all(0 <= d <= 1 for d in dead), "the dead units of a layer are a fraction of its units"
     if name.startswith("default"):
         show(rows, f"{name} after {STEPS} steps")
     at_init[name]["after"] = rows

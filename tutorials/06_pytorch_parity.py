@@ -8,6 +8,16 @@
 # same running statistics. In float64 they agree to about ten digits; in float32 they agree
 # at the start and drift apart slowly, and we see why.
 #
+# The three additions, in brief (tutorials 7 and 8 derive and measure them): **batch norm**
+# normalises each feature to mean 0 and variance 1 over the batch, then scales and shifts it
+# by learned $\gamma$ and $\beta$; it also keeps running averages of the mean and variance
+# (its *running statistics*) to use instead at test time. **Dropout** zeroes random units
+# during training (section 3). **Adam** is an optimizer like SGD that divides each
+# parameter's step by a running average of its gradient's size. `model.train()` and
+# `model.eval()` switch batch norm and dropout, which behave differently in training and at
+# test time. A `state_dict` maps each name to an array: the parameters and the *buffers*
+# (arrays a model keeps but does not train, like the running statistics).
+#
 # PyTorch is not a dependency of the library. Without it this tutorial says how to install
 # it and stops.
 
@@ -239,7 +249,8 @@ if HAVE_TORCH:
 # their sums (matrix products, batch means) in different orders, so each step's results
 # differ in the last digits. Those differences are fed back into the weights, and the next
 # step starts from slightly different weights: the two runs drift apart, like two runs of
-# the same code on different BLAS libraries, but neither is more right than the other.
+# the same code on different BLAS libraries (the code that does NumPy's matrix products),
+# but neither is more right than the other.
 # Adam speeds the drift up: it divides each update by the size of its gradient, so for a
 # weight whose gradient is tiny, a rounding difference in it becomes a difference of up to
 # a whole learning rate in the step. At the start the losses agree to about 6 digits; later

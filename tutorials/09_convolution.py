@@ -1,21 +1,27 @@
 # %% [markdown]
 # # 09 Convolution: im2col, one matrix product, col2im, and max-pooling
 #
-# A convolutional layer slides a small kernel over an image. Written as loops it is slow
-# and its backward is fiddly; rewritten with **im2col** (every window copied into a row) it
-# becomes one matrix product, whose backward we already know from tutorial 2. This tutorial
-# builds it that way and checks every step: against a naive loop, the library's two conv ops,
-# PyTorch (when installed), and central differences in float64.
+# An image has **channels** (red, green, blue). A convolutional layer slides small **kernels**
+# (a $C_\text{in} \times k \times k$ block of weights each) over it: at every position, each
+# kernel's dot product with the window under it gives one output pixel, and each kernel makes
+# one output channel (a *feature map*), which the next layer takes as an input channel. As
+# loops this is slow and its backward fiddly; with **im2col** (every window copied into a row)
+# it becomes one matrix product, whose backward we know from tutorial 2. We check every step
+# against a naive loop, the library's two conv ops (`F.conv2d` with a hand-written backward,
+# `F.conv2d_composed` built from primitive ops), PyTorch (when installed), and central
+# differences in float64.
 #
-# Like PyTorch, "convolution" here is a **cross-correlation** (the kernel is not flipped). For
-# an input $x$ of shape $(N, C_\text{in}, H, W)$ zero-padded by $p$ into $x^\text{pad}$, a weight
-# $W$ of shape $(C_\text{out}, C_\text{in}, k_h, k_w)$, a bias $b$ and a stride $s$:
+# For an input $x$ of shape $(N, C_\text{in}, H, W)$, zero-padded by $p$ (a border of $p$ zeros)
+# into $x^\text{pad}$, a weight $W$ of shape $(C_\text{out}, C_\text{in}, k_h, k_w)$, a bias $b$
+# and a stride $s$ (the step between windows):
 #
 # $$y_{n,o,r,t} = b_o + \sum_{c,i,j} W_{o,c,i,j}\; x^\text{pad}_{n,c,\,s r + i,\,s t + j}.$$
+#
+# Like PyTorch's, this "convolution" is a **cross-correlation**: the kernel is not flipped. The
+# kernel $\begin{pmatrix}1 & 0\\ 0 & -1\end{pmatrix}$ gives $y_{r,t} = x_{r,t} - x_{r+1,t+1}$; a
+# true convolution would flip it and give the opposite sign.
 
 # %%
-import inspect
-
 import numpy as np
 
 from tinygrad_dl1 import Tensor, exercises, gradcheck
@@ -43,12 +49,6 @@ def conv_naive(x, w, b, stride=1, padding=0):
     return y
 
 
-# %% [markdown]
-# A tiny check by hand: with the kernel $\begin{pmatrix}1 & 0\\ 0 & -1\end{pmatrix}$,
-# $y_{r,t} = x_{r,t} - x_{r+1,t+1}$ (a diagonal difference). Flipping the kernel (a true
-# convolution) would give $x_{r+1,t+1} - x_{r,t}$, the opposite sign.
-
-# %%
 img = rng.standard_normal((1, 1, 3, 3))
 diag = np.array([[[[1.0, 0.0], [0.0, -1.0]]]])
 y = conv_naive(img, diag, np.zeros(1))
@@ -70,7 +70,7 @@ for height, k, s, p in [(4, 2, 1, 0), (5, 3, 2, 1), (7, 3, 2, 0), (32, 3, 1, 1),
     expected = (height + 2 * p - k) // s + 1
     got = conv_naive(rng.standard_normal((1, 1, height, height)), np.ones((1, 1, k, k)), np.zeros(1), s, p).shape
     assert got[2:] == (expected, expected), f"H={height}, k={k}, s={s}, p={p}: {got[2:]} != {expected}"
-    assert output_size((1, 1, height, height), (k, k), (s, s), (p, p)) == (expected, expected), "library formula"
+    assert output_size((1, 1, height, height), (k, k), (s, s), (p, p)) == (expected, expected), "output_size"
     print(f"H={height:2d} k={k} s={s} p={p}  ->  H_out = ({height} + {2 * p} - {k}) // {s} + 1 = {expected}")
 
 # %% [markdown]
@@ -104,7 +104,7 @@ def im2col(x, kernel_size, stride=1, padding=0):
 
 
 x = rng.standard_normal((2, 3, 7, 6))
-assert np.array_equal(im2col(x, 3, 2, 1), library.im2col(x, (3, 3), (2, 2), (1, 1))), "the library's im2col"
+assert np.array_equal(im2col(x, 3, 2, 1), library.im2col(x, (3, 3), (2, 2), (1, 1))), "im2col != the library's"
 assert exercises.check_im2col(im2col).passed, "im2col: see the checker's table"
 
 # %% [markdown]
@@ -113,15 +113,12 @@ assert exercises.check_im2col(im2col).passed, "im2col: see the checker's table"
 
 # %%
 x = np.arange(16.0).reshape(1, 1, 4, 4)
-print("image:")
-print("\n".join(" ".join(f"{v:3.0f}" for v in row) for row in x[0, 0]))
 cols = im2col(x, 2)
-print("\ncols (one row per output pixel (r, t)):")
+print(f"image:\n{x[0, 0]}\ncols, one row per output pixel (r, t) = (0, 0), (0, 1), ..., (2, 2):\n{cols}")
+assert cols.shape == (9, 4), "9 windows of 2x2 = 4 pixels"
 for row_index, row in enumerate(cols):
     r, t = divmod(row_index, 3)
-    print(f"  (r={r}, t={t}):", " ".join(f"{v:3.0f}" for v in row))
     assert np.array_equal(row, x[0, 0, r:r + 2, t:t + 2].ravel()), f"row ({r}, {t}) should be window ({r}, {t})"
-assert cols.shape == (9, 4), "9 windows of 2x2 = 4 pixels"
 
 # %% [markdown]
 # With the weight reshaped to a matrix $W_m$ of shape $(C_\text{out}, k_h k_w C_\text{in})$, its
@@ -131,7 +128,8 @@ assert cols.shape == (9, 4), "9 windows of 2x2 = 4 pixels"
 # $$Y = \text{cols}\; W_m^\top + b \qquad (N H_\text{out} W_\text{out} \times C_\text{out}),$$
 #
 # then reshaped to $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and transposed to
-# $(N, C_\text{out}, H_\text{out}, W_\text{out})$.
+# $(N, C_\text{out}, H_\text{out}, W_\text{out})$. `F.conv2d_composed` is exactly this (an im2col
+# op, reshapes, a transpose, a matrix product and an add), which autograd differentiates.
 
 # %%
 try:
@@ -152,24 +150,15 @@ def conv_im2col(x, w, b, stride, padding):
 for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0), (3, 2)]:
     x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     ref = conv_naive(x, w, b, stride, padding)
-    ours = conv_im2col(x, w, b, stride, padding)
-    lib = F.conv2d(Tensor(x), Tensor(w), Tensor(b), stride, padding).data
-    composed = F.conv2d_composed(Tensor(x), Tensor(w), Tensor(b), stride, padding).data
-    assert np.allclose(ours, ref, atol=1e-12), f"im2col conv != naive loop (stride {stride}, padding {padding})"
-    assert np.allclose(lib, ref, atol=1e-12), f"F.conv2d != naive loop (stride {stride}, padding {padding})"
-    assert np.allclose(composed, ref, atol=1e-12), f"F.conv2d_composed != naive (stride {stride}, pad {padding})"
+    outputs = {"im2col": conv_im2col(x, w, b, stride, padding),
+               "F.conv2d": F.conv2d(Tensor(x), Tensor(w), Tensor(b), stride, padding).data,
+               "F.conv2d_composed": F.conv2d_composed(Tensor(x), Tensor(w), Tensor(b), stride, padding).data}
     if torch is not None:
-        theirs = torch.nn.functional.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), stride=stride, padding=padding)
-        assert np.allclose(theirs.numpy(), ref, atol=1e-12), f"PyTorch != naive loop (stride {stride}, pad {padding})"
-    print(f"stride {stride}, padding {padding}: output {ref.shape}, naive = im2col = F.conv2d = composed"
-          + (" = PyTorch" if torch is not None else ""))
-
-# %% [markdown]
-# The library's teaching version, `F.conv2d_composed`, is exactly this: an im2col op, then
-# reshapes, a transpose, a matrix product and an add, which the autograd engine differentiates.
-
-# %%
-print(inspect.getsource(F.conv2d_composed))
+        x_w_b = (torch.from_numpy(a) for a in (x, w, b))
+        outputs["PyTorch"] = torch.nn.functional.conv2d(*x_w_b, stride=stride, padding=padding).numpy()
+    for name, out in outputs.items():
+        assert np.allclose(out, ref, atol=1e-12), f"{name} != the naive loop (stride {stride}, padding {padding})"
+    print(f"stride {stride}, padding {padding}: output {ref.shape}, the loop = " + " = ".join(outputs))
 
 # %% [markdown]
 # ## 3. col2im, the adjoint of im2col, and $\partial L / \partial x$
@@ -178,9 +167,14 @@ print(inspect.getsource(F.conv2d_composed))
 # pixel, or nothing in the padding). The backward of a linear map is its transpose:
 # $\bar x = A^\top\, \overline{\text{cols}}$. **col2im** computes $A^\top c$ without building $A$:
 # it adds each row of $c$ back onto the window it came from. The defining property of the
-# adjoint, for every $x$ and $c$:
+# adjoint, for every $x$ and $c$ (with $\langle a, b \rangle = \sum a \odot b$):
 #
 # $$\langle \text{im2col}(x),\, c \rangle = \langle x,\, \text{col2im}(c) \rangle.$$
+#
+# Where windows overlap, a pixel was copied into several rows, so its gradient is the **sum**
+# over those rows (the `+=` at fan-out of tutorial 3). col2im of all ones counts the copies:
+# on the $4 \times 4$ image with $2 \times 2$ windows, corners are in 1 window, edges in 2, the
+# middle in 4.
 
 # %%
 for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0)]:
@@ -191,16 +185,9 @@ for stride, padding in [(1, 0), (1, 1), (2, 1), (2, 0)]:
     print(f"stride {stride}, padding {padding}: <im2col(x), c> = {left:+.10f}, <x, col2im(c)> = {right:+.10f}")
     assert np.isclose(left, right, rtol=1e-12, atol=1e-12), "col2im should be the adjoint of im2col"
 
-# %% [markdown]
-# Where windows overlap, a pixel was copied into several rows, so its gradient is the **sum**
-# over those rows (the `+=` at fan-out of tutorial 3). col2im of all ones counts the copies:
-# on the $4 \times 4$ image with $2 \times 2$ windows, corners are in 1 window, edges in 2, the
-# middle in 4.
-
-# %%
 counts = col2im(np.ones((9, 4)), (1, 1, 4, 4), (2, 2), (1, 1), (0, 0))[0, 0]
 print(counts)
-assert np.array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]), "copies per pixel"
+assert np.array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]), "windows per pixel"
 
 # %% [markdown]
 # ## 4. All three gradients
@@ -235,34 +222,35 @@ dx, dW, db = conv2d_backward(x, w, R, stride, padding)
 
 xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
 F.conv2d(xt, wt, bt, stride, padding).backward(R)
-for name, hand, arg in [("dW = dY^T cols", dW, 1), ("db = sum dY", db, 2), ("dx = col2im(dY Wm)", dx, 0)]:
-    def loss(a, arg=arg):
-        args = [x, w, b]
-        args[arg] = a
-        return float((R * conv_naive(*args, stride, padding)).sum())
-    numeric = numerical_gradient(loss, [x, w, b][arg])
-    autograd = [xt, wt, bt][arg].grad
-    err_num, err_auto = np.abs(hand - numeric).max(), np.abs(hand - autograd).max()
+numeric = [numerical_gradient(lambda a: float((R * conv_naive(a, w, b, stride, padding)).sum()), x),
+           numerical_gradient(lambda a: float((R * conv_naive(x, a, b, stride, padding)).sum()), w),
+           numerical_gradient(lambda a: float((R * conv_naive(x, w, a, stride, padding)).sum()), b)]
+names = ["dx = col2im(dY Wm)", "dW = dY^T cols", "db = sum dY"]
+for name, hand, num, autograd in zip(names, (dx, dW, db), numeric, (xt.grad, wt.grad, bt.grad)):
+    err_num, err_auto = np.abs(hand - num).max(), np.abs(hand - autograd).max()
     print(f"{name:20s} max |hand - numeric| = {err_num:.1e}, max |hand - autograd| = {err_auto:.1e}")
     assert err_num < 1e-7, f"{name}: the hand-derived gradient disagrees with central differences"
     assert err_auto < 1e-12, f"{name}: the hand-derived gradient disagrees with F.conv2d's backward"
 
-for conv in (F.conv2d, F.conv2d_composed):
-    assert gradcheck(lambda x, w, b, conv=conv: conv(x, w, b, stride, padding), [xt, wt, bt]), conv.__name__
-print("gradcheck passes for F.conv2d and F.conv2d_composed")
+assert gradcheck(lambda x, w, b: F.conv2d_composed(x, w, b, stride, padding), [xt, wt, bt]), \
+    "F.conv2d_composed's backward (autograd through im2col and the product) should pass gradcheck"
 assert exercises.check_conv2d_backward(conv2d_backward).passed, "conv2d_backward: see the checker's table"
 
 # %% [markdown]
 # ## 5. Max-pooling
 #
+# Max-pooling shrinks each channel by keeping the largest value of each window:
 # $y_{n,c,r,t} = \max_{i,j} x^\text{pad}_{n,c,\,s r+i,\,s t+j}$ (padding counts as $-\infty$).
 # A max is locally a copy of its winner, so $\partial y / \partial x$ is 1 at the winning entry
 # and 0 elsewhere: **each output's gradient goes to the entry that won**, and a pixel that wins
 # several overlapping windows gets the sum. On a tie the max is not differentiable; the library
 # (like PyTorch) gives the gradient to the first winner in row-major window order.
 #
-# By hand, on a $4 \times 4$ image with $2 \times 2$ windows, stride 2: window $(0,0)$ holds a
-# tie of two 5s; the first, at $(0, 1)$, gets the gradient.
+# Two cases by hand. A $4 \times 4$ image with $2 \times 2$ windows, stride 2: window $(0,0)$ holds
+# a tie of two 5s; the first, at $(0, 1)$, gets the gradient. The ConvNet's pooling (3x3, stride
+# 2, padding 1) has overlapping windows: on a $4 \times 4$ image they span rows (and columns)
+# $-1..1$ and $1..3$, so pixel $(1, 1)$ is in all four; made the largest, it wins them all and
+# collects all four gradients.
 
 # %%
 x = np.array([[1.0, 5.0, 2.0, 0.0],
@@ -278,10 +266,17 @@ expected = np.array([[0, 10, 0, 0], [0, 0, 20, 0], [0, 0, 0, 40], [30, 0, 0, 0]]
 print(xt.grad[0, 0])
 assert np.array_equal(xt.grad, expected), "each gradient goes to its window's winner, the first of a tie"
 
+x_one = np.zeros((1, 1, 4, 4))
+x_one[0, 0, 1, 1] = 1.0
+xt = Tensor(x_one, requires_grad=True)
+F.max_pool2d(xt, 3, 2, 1).backward(g)
+grad_one = xt.grad
+assert grad_one[0, 0, 1, 1] == g.sum() and grad_one.sum() == g.sum(), "one pixel wins all 4 windows: 10+20+30+40"
 
 # %% [markdown]
-# **Your turn**: max-pool's backward, one output pixel at a time (an exercise; the checker
-# uses overlapping windows, where a pixel can win twice).
+# **Your turn**: max-pool's backward, one output pixel at a time (an exercise; the checker uses
+# overlapping windows, where a pixel can win twice). Then gradcheck, on random values whose gaps
+# (at least 0.1) dwarf the step $h = 10^{-6}$, so no nudge changes a winner.
 
 # %%
 def max_pool2d_backward(x, grad_output, kernel_size, stride, padding=0):
@@ -300,24 +295,11 @@ def max_pool2d_backward(x, grad_output, kernel_size, stride, padding=0):
     # END SOLUTION
 
 
-assert np.array_equal(max_pool2d_backward(x, g, 2, 2), expected), "the example by hand"
+assert np.array_equal(max_pool2d_backward(x, g, 2, 2), expected), "max_pool2d_backward != the first case by hand"
+assert np.array_equal(max_pool2d_backward(x_one, g, 3, 2, 1), grad_one), "overlapping windows' gradients add up"
 assert exercises.check_max_pool2d_backward(max_pool2d_backward).passed, "max_pool2d_backward: see the table"
-
-# %% [markdown]
-# The ConvNet's pooling (3x3, stride 2, padding 1) has overlapping windows: on a $4 \times 4$
-# image they span rows (and columns) $-1..1$ and $1..3$, so pixel $(1, 1)$ is in all four. Made
-# the largest, it wins them all and collects all four gradients. Then gradcheck, on random
-# values whose gaps (at least 0.1) dwarf the step $h = 10^{-6}$, so no nudge changes a winner.
-
-# %%
-x = np.zeros((1, 1, 4, 4))
-x[0, 0, 1, 1] = 1.0
-xt = Tensor(x, requires_grad=True)
-F.max_pool2d(xt, 3, 2, 1).backward(g)
-assert xt.grad[0, 0, 1, 1] == g.sum() and xt.grad.sum() == g.sum(), "one pixel wins all 4 windows: 10+20+30+40"
-assert np.array_equal(max_pool2d_backward(x, g, 3, 2, 1), xt.grad), "the gradients of overlapping windows add up"
 x = rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0        # distinct values, 0.1 apart
-assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), [Tensor(x, requires_grad=True)]), "max_pool2d's backward"
+assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), [Tensor(x, requires_grad=True)]), "max_pool2d's gradcheck"
 print("max-pool: by hand, the exercise, the library and gradcheck agree")
 
 # %% [markdown]
@@ -326,36 +308,22 @@ print("max-pool: by hand, the exercise, the library and gradcheck agree")
 # im2col trades memory for speed: with stride 1 and "same" padding there are $H W$ windows of
 # $k_h k_w C$ entries, so cols holds $k_h k_w$ **times** as many numbers as the input (9 for a
 # $3 \times 3$ kernel), and training keeps it until backward (for $\bar W_m$). For the
-# assignment's ConvNet at batch 32, in float32:
+# assignment's ConvNet (tutorial 10: eight such convs, with pools that halve the side between
+# them) at batch 32, in float32:
 
 # %%
-from tinygrad_dl1.models.convnet import ConvNet  # noqa: E402
+from tinygrad_dl1.models import ConvNet  # noqa: E402
 
 model, batch = ConvNet(), 32
-# each conv layer's input height and width (the pools halve them: 32, 16, 8, 4, 2)
 sides = {"conv1": 32, "conv2": 16, "conv3_a": 8, "conv3_b": 8, "conv4_a": 4, "conv4_b": 4, "conv5_a": 2, "conv5_b": 2}
-print(f"{'layer':8s} {'input (N, C, H, W)':22s} {'input MB':>9s} {'cols shape':>18s} {'cols MB':>9s} ratio")
-for name, side in sides.items():
+print(f"{'layer':8s} {'input (N, C, H, W)':20s} {'cols shape':>16s} {'input MB':>9s} {'cols MB':>8s}")
+for name, side in sides.items():                        # each conv's input side
     conv = getattr(model, name)[0]
-    (kh, kw), c_in = conv.kernel_size, conv.in_channels
-    assert (kh, kw) == (3, 3) and conv.stride in (1, (1, 1)) and conv.padding in (1, (1, 1)), f"{name}: 3x3, s 1, p 1"
-    oh, ow = output_size((batch, c_in, side, side), (kh, kw), (1, 1), (1, 1))
-    n_in, cols_shape = batch * c_in * side * side, (batch * oh * ow, kh * kw * c_in)
-    n_cols = cols_shape[0] * cols_shape[1]
-    print(f"{name:8s} {str((batch, c_in, side, side)):22s} {4 * n_in / 2**20:9.2f} {str(cols_shape):>18s} "
-          f"{4 * n_cols / 2**20:9.2f} {n_cols / n_in:5.1f}")
-    assert n_cols == kh * kw * n_in, f"{name}: cols should be kh*kw = {kh * kw} times the input"
+    assert conv.kernel_size == (3, 3) and conv.stride == 1 and conv.padding == 1, f"{name}: 3x3, stride 1, pad 1"
+    n_in, cols_shape = batch * conv.in_channels * side**2, (batch * side**2, 9 * conv.in_channels)
+    print(f"{name:8s} {str((batch, conv.in_channels, side, side)):20s} {str(cols_shape):>16s} "
+          f"{4 * n_in / 2**20:9.2f} {4 * cols_shape[0] * cols_shape[1] / 2**20:8.2f}")
 
 x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)      # conv1's input, built for real
 cols = im2col(x, 3, 1, 1)
-assert cols.nbytes == 9 * x.nbytes, f"conv1's cols: {cols.nbytes} bytes, 9 x {x.nbytes} expected"
-
-# %% [markdown]
-# ## What we saw
-#
-# A convolution is a cross-correlation with output size $\lfloor (H + 2p - k)/s \rfloor + 1$.
-# im2col turns it into one matrix product $Y = \text{cols}\, W_m^\top + b$, so its gradients are a
-# matrix product's: $\bar W_m = \bar Y^\top \text{cols}$, $\bar b = \sum \bar Y$, and
-# $\bar x = \text{col2im}(\bar Y W_m)$, where col2im, the adjoint of im2col, adds overlapping
-# windows' gradients. Max-pool sends each gradient to its window's winner (the first, on a tie).
-# The price is memory: cols is $k_h k_w$ times the input.
+assert cols.shape == (batch * 32 * 32, 27) and cols.nbytes == 9 * x.nbytes, "conv1's cols: 9 times its input"

@@ -2,16 +2,18 @@
 # # 10 The assignment's ConvNet on CIFAR-10
 #
 # Tutorial 9 built convolution and max-pooling; this one stacks them into the assignment's
-# VGG-style ConvNet (`tinygrad_dl1.models.ConvNet`): eight blocks of conv $3 \times 3$ + batch
-# norm + ReLU, five max-pools, one linear layer. We count its shapes and parameters from
-# formulas and check them against the model, train it with the library's loop, look at the
-# curves, the first layer's filters and a confusion matrix, and run the same steps on a GPU.
+# ConvNet (`tinygrad_dl1.models.ConvNet`), in the style of the VGG networks (only $3 \times 3$
+# convs, more channels as the image shrinks): eight blocks of conv $3 \times 3$ + batch norm +
+# ReLU ($\max(0, x)$, a leaky ReLU of slope 0), five max-pools, one linear layer. Its
+# `BatchNorm2d` is tutorial 7's batch norm per channel, with the mean and variance over the
+# batch and all pixels. We count its shapes and parameters from formulas and check them
+# against the model, train it with the library's loop, look at the curves, the first layer's
+# filters and a confusion matrix, and run the same steps on a GPU.
 #
 # `TINYGRAD_DL1_TUTORIAL_FAST=1` runs on small synthetic data, 24 steps of 8 images (seconds).
 # Without it this trains 500 steps on the real CIFAR-10, the first 500 of the assignment's
-# 5000: about 0.35 s a step on a free 2-core CPU, 3 minutes of training and about 5 for the
-# whole tutorial (11 when another training job shares the two cores). To study a finished
-# long run instead, set `TINYGRAD_DL1_CONVNET_RUN` to the folder of a run of
+# 5000: about 5 minutes on a free 2-core CPU (11 when another job shares its cores). To study
+# a finished long run instead, set `TINYGRAD_DL1_CONVNET_RUN` to the folder of a run of
 # `tinygrad-dl1 train convnet` (79 minutes on that CPU): its checkpoint and metrics are
 # loaded, and nothing is trained.
 
@@ -49,7 +51,8 @@ assert data.train_x.shape[1:] == (3, 32, 32), "CIFAR-shaped images"
 # $32 \to 16 \to 8 \to 4 \to 2 \to 1$. Parameters: a conv on $C_\text{in}$ channels has
 # $C_\text{out} C_\text{in} k^2 + C_\text{out}$ (weights, biases), batch norm $2C$ ($\gamma$ and
 # $\beta$; its running mean and variance are buffers, not trained), a linear layer
-# $n_\text{in} n_\text{out} + n_\text{out}$, ReLU, pooling and flatten none. A conv does
+# $n_\text{in} n_\text{out} + n_\text{out}$, ReLU, pooling and flatten (the reshape of the last
+# $512 \times 1 \times 1$ map into a vector for the linear layer) none. A conv does
 # $C_\text{out} C_\text{in} k^2 H_\text{out} W_\text{out}$ multiply-adds per image. The table
 # pushes one image through the layers one by one and checks each row against these formulas.
 
@@ -74,7 +77,7 @@ def by_formula(layer, shape):
 manual_seed(42)                         # the command line's seed: the same initial weights as its runs
 model = ConvNet()
 rows, x = [], Tensor(data.train_x[:1])
-model.eval()
+model.eval()                            # batch norm with its running statistics: one image is no batch
 print(f"{'layer':10s} {'type':12s} {'output':>14s} {'parameters':>11s} {'mult-adds':>12s}")
 with no_grad():        # the layers without sublayers, in the order forward() applies them
     for name, layer in [(name, m) for name, m in model.named_modules() if not any(m.children())]:
@@ -87,6 +90,7 @@ with no_grad():        # the layers without sublayers, in the order forward() ap
 total, total_macs = sum(r[1] for r in rows), sum(r[2] for r in rows)
 print(f"{'total':38s} {total:11,d} {total_macs:12,d}")
 assert total == sum(p.size for p in model.parameters()) == 9_231_114, f"the ConvNet has 9,231,114 parameters: {total}"
+assert round(total_macs / 1e6) == 153, f"about 153 million multiply-adds per image, not {total_macs:,}"
 share = {}
 for group in ("conv2 conv3", "conv5"):
     chosen = [r for r in rows if r[0].startswith(tuple(group.split()))]
@@ -110,8 +114,9 @@ assert share["conv2 conv3"][0] < 0.11 < 0.45 < share["conv2 conv3"][1], "conv2, 
 # at step 500, 0.759 at 5000) and of `docs/results/convnet-1000-cpu` (0.588 at 500, 0.646 at
 # 1000). Same settings, yet 0.613 and 0.588: float32 sums done in another order take runs
 # apart, so a rerun lands near those numbers, not on them. `train` is tutorial 4's loop
-# (`train_step`: forward, loss, backward, step) with an evaluation every `EVAL_EVERY` steps,
-# on the first 1000 test images to save time, the last one on all of them.
+# (`train_step` of tutorial 8) with an evaluation every `EVAL_EVERY` steps, on the first 1000
+# test images to save time, the last one on all of them; it works on a `TrainingState`, which
+# holds the model, the optimizer, the batches still to come and the `history` of evaluations.
 
 # %%
 LR, BATCH, STEPS = 1e-4, (8 if FAST else 32), (24 if FAST else 500)
@@ -148,9 +153,9 @@ if not FAST and STEPS >= 500:
 
 # %% [markdown]
 # The MLP of tutorial 4 ends near 0.45 after 1500 steps of 200 images; the ConvNet passes it
-# within a few hundred steps of 32. Weight sharing and pooling build in what images need
-# (a pattern means the same anywhere in the picture), and batch norm keeps every layer's
-# input on a scale that a small learning rate can work with.
+# within a few hundred steps of 32. Weight sharing (one kernel used at every position) and
+# pooling build in what images need (a pattern means the same anywhere in the picture), and
+# batch norm keeps every layer's input on a scale that a small learning rate can work with.
 #
 # ## 3. Curves
 #
@@ -253,10 +258,9 @@ if errors.sum():
 # answer were a random other class, an animal's mistake would stay among the animals with
 # probability $5/9$ and a vehicle's among the vehicles with $3/9$: with as many mistakes per
 # class, $\frac{1}{10}(6 \cdot \frac59 + 4 \cdot \frac39) \approx 47\%$ of them (the code weighs
-# each class by its own mistakes). The ConvNet's mistakes stay in their group far more often.
-# In the run this was written with (0.580 at step 500), 82% of the 4205 mistakes did: dogs
-# were taken for cats 341 times, trucks for automobiles 259, airplanes for ships 225, and
-# deer and birds for frogs about 200 times each, but cats for ships only 21 times.
+# each class by its own mistakes). The ConvNet's mistakes stay in their group far more often:
+# in the run this was written with (0.580 at step 500), 82% of the 4205 mistakes did (dogs
+# taken for cats 341 times, trucks for automobiles 259, but cats for ships only 21).
 
 # %%
 vehicle = np.isin(np.arange(10), [data.classes.index(c) for c in ("airplane", "automobile", "ship", "truck")])
@@ -279,11 +283,11 @@ if plt is not None:
 # %% [markdown]
 # ## 6. The same steps on a GPU
 #
-# Every op runs on CuPy arrays through the same code, so a GPU run is the same program with
-# `device="cuda"`: `model.to("cuda")`, batches gathered there, and `train(..., device="cuda")`
-# for a whole run (README, "On a GPU"; the command line takes `--device cuda`). From the same
-# initial weights and the same batches, the GPU's first losses should equal the CPU's up to
-# float32 rounding (sums in another order): here three steps on each.
+# Every op runs on CuPy arrays (CuPy is NumPy's twin for NVIDIA GPUs) through the same code,
+# so a GPU run is the same program with `device="cuda"`: `model.to("cuda")`, batches gathered
+# there, and `train(..., device="cuda")` for a whole run (README, "On a GPU"; the command line
+# takes `--device cuda`). From the same initial weights and batches, the GPU's first losses
+# should equal the CPU's up to float32 rounding (sums in another order): three steps on each.
 
 # %%
 def first_losses(device, n_steps=3):
@@ -301,15 +305,11 @@ if backend.gpu_available():
     print("GPU losses:", np.round(gpu, 6), f" largest difference {np.abs(gpu - cpu).max():.1e}")
     assert np.allclose(gpu, cpu, atol=1e-3), f"the GPU should follow the CPU: {gpu} against {cpu}"
 else:
-    print('No GPU here (CuPy is not installed, or it sees no GPU). On a machine with an NVIDIA GPU, install the\n'
-          'CuPy of its CUDA version (nvidia-smi shows it): pip install "tinygrad_dl1[cuda12]" or '
-          '"tinygrad_dl1[cuda13]"\n(README, "On a GPU"); then this cell compares the first steps there with the CPU.')
+    print('No GPU here (CuPy is not installed, or it sees no GPU). With an NVIDIA GPU, install the CuPy of its\n'
+          'CUDA version (nvidia-smi shows it): pip install "tinygrad_dl1[cuda12]" or "tinygrad_dl1[cuda13]".')
 
 # %% [markdown]
 # ## What we saw
 #
-# "Same" convs keep the side and pools halve it, $\lfloor (H + 2p - k)/s \rfloor + 1$, down to
-# $512 \times 1 \times 1$; the 9.2 million parameters sit in the 512-channel convs on small
-# maps, the work in the convs on larger maps. Adam at $10^{-4}$ passes the MLP within a few
-# hundred steps and reaches about 0.76 after the assignment's 5000; the first-layer filters
-# move slowly, and the mistakes fall between similar classes. A GPU runs the same code.
+# The parameters sit in the 512-channel convs, the work in the convs on larger maps; the ConvNet
+# passes the MLP within a few hundred steps, and its mistakes fall between similar classes.
