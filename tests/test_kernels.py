@@ -75,6 +75,17 @@ def batch_norm_case(x_shape, training=True):
     return run
 
 
+def dropout_case(shape, p):
+    """dropout forward and backward (its mask: a hash of each entry's index, keyed by two draws)."""
+    def run(device, dtype):
+        rng = np.random.default_rng(4)
+        x = Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True, device=device)
+        y = F.dropout(x, p, generator=np.random.default_rng(5))
+        y.backward(backend.to_device(rng.standard_normal(shape).astype(dtype), device))
+        return {"y": y, "dx": x.grad}
+    return run
+
+
 def optimizer_case(make):
     """Three steps of an optimizer on parameters of a few shapes, with made-up gradients."""
     def run(device, dtype):
@@ -111,6 +122,8 @@ CASES = {   # name -> (case, the kernels it runs)
     "batch norm (N, C)": (batch_norm_case((6, 4)), {"batch_norm", "batch_norm_backward", "running_stats"}),
     "batch norm (N, C, L)": (batch_norm_case((3, 2, 5)), {"batch_norm", "batch_norm_backward", "running_stats"}),
     "batch norm (N, C, H, W), eval": (batch_norm_case((2, 3, 2, 2), training=False), {"batch_norm"}),
+    "dropout 0.2": (dropout_case((4, 5, 3), 0.2), {"dropout_mask"}),
+    "dropout 0.9 (1 / (1 - p) not exact in binary)": (dropout_case((257,), 0.9), {"dropout_mask"}),
     "Adam with weight decay": (optimizer_case(lambda p: optim.Adam(p, lr=1e-2, weight_decay=0.1)), {"adam_step"}),
     "SGD": (optimizer_case(lambda p: optim.SGD(p, lr=0.1)), {"sgd_step"}),
     "SGD with momentum and weight decay": (optimizer_case(lambda p: optim.SGD(p, lr=0.1, momentum=0.9,
@@ -178,9 +191,9 @@ def test_a_kernel_refuses_what_cupy_refuses():
 # ----- the CUDA code compiled for the CPU (g++) and run there -----
 
 C_TYPES = {"float32": "float", "float64": "double", "int8": "signed char", "int32": "int", "int64": "long long",
-           "bool": "bool"}
+           "uint32": "unsigned int", "bool": "bool"}
 CTYPES = {"float": ctypes.c_float, "double": ctypes.c_double, "signed char": ctypes.c_byte, "int": ctypes.c_int,
-          "long long": ctypes.c_longlong, "bool": ctypes.c_bool}
+          "long long": ctypes.c_longlong, "unsigned int": ctypes.c_uint, "bool": ctypes.c_bool}
 
 
 def kernel_source(kernel, types, arrays, gpu):

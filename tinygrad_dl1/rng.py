@@ -56,14 +56,30 @@ def random_bits(shape, generator=None, like=None):
     """A uint32 array of ``shape``, 32 random bits per entry, made where the array ``like`` lives
     (NumPy without it): ``bits(i) = mix(mix(i ^ k1) ^ k2)``, with two keys drawn from ``generator``
     (default: ``default_generator()``); see the module's docstring."""
+    check_hash_size(shape)
+    return keyed_bits(shape, *draw_keys(generator), like=like)
+
+
+def check_hash_size(shape):
+    """Refuse more entries than the 2^32 indices that the hash tells apart."""
     n = int(np.prod(shape, dtype=np.int64))
     if n > 2 ** 32:
         raise ValueError(f"random_bits: {n} entries are more than the 2^32 indices the hash tells apart")
+
+
+def draw_keys(generator=None):
+    """The two uint32 keys (k1, k2) of one call of the hash, drawn from ``generator`` (default:
+    ``default_generator()``)."""
     generator = _generator if generator is None else generator
     k1, k2 = generator.integers(0, 2 ** 32, size=2, dtype=np.uint32)
+    return k1, k2
+
+
+def keyed_bits(shape, k1, k2, like=None):
+    """``bits(i) = mix(mix(i ^ k1) ^ k2)`` for the entries i of ``shape``, with array ops, where ``like`` lives."""
     xp = backend.array_module(like)
     with backend.device_scope(like):
-        x = xp.arange(n, dtype=np.uint32)
+        x = xp.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.uint32)
         scratch = xp.empty_like(x)          # the shifted copy of each xorshift, in place: no new arrays
         x ^= k1
         _mix(xp, x, scratch)
@@ -79,3 +95,13 @@ def _mix(xp, x, scratch):
         x ^= scratch
         if i < len(_MULTIPLIERS):
             x *= _MULTIPLIERS[i]
+
+
+def mix_in_c(name):
+    """``_mix`` as C statements on the unsigned int variable ``name``, for the fused kernels (CUDA C)."""
+    steps = []
+    for i, shift in enumerate(_SHIFTS):
+        steps.append(f"{name} ^= {name} >> {int(shift)};")
+        if i < len(_MULTIPLIERS):
+            steps.append(f"{name} *= {int(_MULTIPLIERS[i]):#x}u;")
+    return " ".join(steps)
