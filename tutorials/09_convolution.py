@@ -29,6 +29,7 @@ from tinygrad_dl1.gradcheck import numerical_gradient
 from tinygrad_dl1.nn import functional as F
 from tinygrad_dl1.ops import im2col as library
 from tinygrad_dl1.ops.im2col import col2im, output_size
+from tinygrad_dl1.plot import save_figure, tutorial_pyplot
 
 rng = np.random.default_rng(0)
 
@@ -109,7 +110,7 @@ assert exercises.check_im2col(im2col).passed, "im2col: see the checker's table"
 
 # %% [markdown]
 # A picture: a 1-channel $4 \times 4$ image with its pixels numbered, and its nine $2 \times 2$
-# windows (stride 1) as rows.
+# windows (stride 1) as rows; the drawing colours window $(r, t) = (1, 2)$ and its row, $3r + t = 5$.
 
 # %%
 x = np.arange(16.0).reshape(1, 1, 4, 4)
@@ -119,6 +120,19 @@ assert cols.shape == (9, 4), "9 windows of 2x2 = 4 pixels"
 for row_index, row in enumerate(cols):
     r, t = divmod(row_index, 3)
     assert np.array_equal(row, x[0, 0, r:r + 2, t:t + 2].ravel()), f"row ({r}, {t}) should be window ({r}, {t})"
+assert cols[3 * 1 + 2].tolist() == [6, 7, 10, 11], "row 5 holds window (1, 2): the pixels the drawing outlines"
+
+plt = tutorial_pyplot()
+if plt is not None:
+    fig, (ax_image, ax_cols) = plt.subplots(1, 2, figsize=(7, 4))
+    for ax, values, title in ((ax_image, x[0, 0], "image, window (1, 2)"), (ax_cols, cols, "cols, row 5")):
+        ax.imshow(values, cmap="Greys", alpha=0.3)
+        for (i, j), v in np.ndenumerate(values):
+            ax.text(j, i, f"{v:.0f}", ha="center", va="center")
+        ax.set(title=title, xticks=[], yticks=[])
+    ax_image.add_patch(plt.Rectangle((1.5, 0.5), 2, 2, fill=False, edgecolor="red", linewidth=3))
+    ax_cols.add_patch(plt.Rectangle((-0.5, 4.5), 4, 1, fill=False, edgecolor="red", linewidth=3))
+    save_figure(fig, "09_im2col")
 
 # %% [markdown]
 # With the weight reshaped to a matrix $W_m$ of shape $(C_\text{out}, k_h k_w C_\text{in})$, its
