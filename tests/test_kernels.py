@@ -43,8 +43,9 @@ def conv_case(x_shape, w_shape, stride, padding, composed=False):
     return run
 
 
-def pool_case(x_shape, kernel, stride, padding, values="normal"):
-    """max_pool2d forward and backward; ``values``: 'normal', 'ties' (few distinct values) or 'nan'."""
+def pool_case(x_shape, kernel, stride, padding, values="normal", grad=True):
+    """max_pool2d forward and backward (forward alone without ``grad``); ``values``: 'normal', 'ties'
+    (few distinct values) or 'nan'."""
     def run(device, dtype):
         rng = np.random.default_rng(1)
         x = rng.standard_normal(x_shape)
@@ -52,8 +53,10 @@ def pool_case(x_shape, kernel, stride, padding, values="normal"):
             x = rng.integers(0, 3, x_shape).astype(float)
         elif values == "nan":
             x[rng.random(x_shape) < 0.15] = np.nan
-        x = Tensor(x.astype(dtype), requires_grad=True, device=device)
+        x = Tensor(x.astype(dtype), requires_grad=grad, device=device)
         y = F.max_pool2d(x, kernel, stride, padding)
+        if not grad:
+            return {"y": y}
         y.backward(backend.to_device(rng.standard_normal(y.shape).astype(dtype), device))
         return {"y": y, "dx": x.grad}
     return run
@@ -117,6 +120,9 @@ CASES = {   # name -> (case, the kernels it runs)
     "pool 3x2 stride 1 pad (1, 1), ties": (pool_case((2, 2, 5, 6), (3, 2), 1, 1, "ties"),
                                            {"max_pool", "max_pool_backward"}),
     "pool 3x3 stride 1 pad 1, NaN": (pool_case((2, 2, 6, 5), 3, 1, 1, "nan"), {"max_pool", "max_pool_backward"}),
+    "pool 3x3 stride 2 pad 1, no gradient": (pool_case((2, 3, 7, 6), 3, 2, 1, grad=False), {"max_pool_values"}),
+    "pool 3x2 stride (1, 2) pad (1, 0), NaN, no gradient": (pool_case((2, 2, 6, 5), (3, 2), (1, 2), (1, 0), "nan",
+                                                                      grad=False), {"max_pool_values"}),
     "batch norm (N, C, H, W)": (batch_norm_case((4, 3, 2, 3)), {"batch_norm", "batch_norm_backward",
                                                                 "running_stats"}),
     "batch norm (N, C)": (batch_norm_case((6, 4)), {"batch_norm", "batch_norm_backward", "running_stats"}),

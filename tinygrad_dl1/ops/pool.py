@@ -15,10 +15,10 @@ image, keeping the running max and, only when a gradient is wanted, the winning 
 of each output (a small int array). The output is an (N, C, OH, OW) view of
 channels-last memory, like conv2d's.
 
-On a GPU, when a gradient is wanted, each direction is one fused kernel (see
-tinygrad_dl1/kernels.py): MAX_POOL finds the max and its offset for each output, and
-MAX_POOL_BACKWARD computes each input pixel's gradient as the sum of gy over the windows
-that hold it and that it won (a gather: no atomic adds).
+On a GPU each direction is one fused kernel (see tinygrad_dl1/kernels.py): MAX_POOL finds
+the max and its offset for each output (MAX_POOL_VALUES the max alone, when no gradient is
+wanted), and MAX_POOL_BACKWARD computes each input pixel's gradient as the sum of gy over the
+windows that hold it and that it won (a gather: no atomic adds).
 """
 from .. import backend, checks, kernels
 from ..function import Function
@@ -34,15 +34,11 @@ class MaxPool2d(Function):
         kh, kw = self.kernel
         self.x_shape, self.out_hw = x.shape, output_size(x.shape, self.kernel, self.stride, self.padding)
         shape = (x.shape[0], *self.out_hw, x.shape[1])                  # channels-last
-        self.winner = None
+        y, self.winner = xp.empty(shape, x.dtype), None
         if not self.needs_input_grad[0]:
-            view = windows(pad_channels_last(x, self.padding, -xp.inf), self.kernel, self.stride, self.out_hw)
-            y = view[:, :, :, 0, 0].copy()             # the max so far: offset 0's values
-            for k in range(1, kh * kw):
-                xp.maximum(y, view[:, :, :, k // kw, k % kw], out=y)     # maximum propagates NaN
+            MAX_POOL_VALUES(x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"), y)
             return y.transpose(0, 3, 1, 2)
         # dL/dx needs, per output, the offset that holds the max
-        y = xp.empty(shape, x.dtype)
         self.winner = xp.empty(shape, xp.int8 if kh * kw <= 127 else xp.int32)
         MAX_POOL(x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"), y, self.winner)
         return y.transpose(0, 3, 1, 2)
@@ -75,25 +71,43 @@ def max_pool_twin(x, c, height, width, out_height, out_width, kh, kw, sh, sw, ph
     return y, winner
 
 
-MAX_POOL = kernels.Kernel("max_pool", "raw T x, " + GEOMETRY + ", T lowest", "T y, I winner", """
+def max_pool_values_twin(x, c, height, width, out_height, out_width, kh, kw, sh, sw, ph, pw, lowest, y):
+    """MAX_POOL_VALUES with array ops: the running max over the kh*kw offsets of shifted views."""
+    xp = backend.array_module(x)
+    view = windows(pad_channels_last(x, (ph, pw), lowest), (kh, kw), (sh, sw), (out_height, out_width))
+    y[...] = view[:, :, :, 0, 0]                       # the max so far: offset 0's values
+    for k in range(1, kh * kw):
+        xp.maximum(y, view[:, :, :, k // kw, k % kw], out=y)     # maximum propagates NaN
+    return y
+
+
+# CUDA C shared by MAX_POOL and MAX_POOL_VALUES: thread i finds, for output (n, r, s, c), the max of its
+# window (best) and the window offset that holds it (best_offset: the lines marked WINNER, which
+# MAX_POOL_VALUES leaves out)
+WINDOW_MAX = """
     ptrdiff_t k = i;                              // output (n, r, s, c), channels-last
     const int c = k % C; k /= C;
     const int s = k % OW; k /= OW;
     const int r = k % OH;
     const ptrdiff_t sample = k / OH;
     T best = lowest;
-    int best_offset = 0;
+    int best_offset = 0;  // WINNER
     for (int offset = 0; offset < kh * kw; offset++) {        // row-major: offset = kw * ki + kj
         const int h = sh * r + offset / kw - ph, w = sw * s + offset % kw - pw;
         const T v = (h >= 0 && h < H && w >= 0 && w < W) ? x[((sample * C + c) * H + h) * W + w] : lowest;
         if (offset == 0 || v > best || isnan(v)) {   // a tie keeps the earlier offset; a NaN wins
             best = v;
-            best_offset = offset;
+            best_offset = offset;  // WINNER
         }
     }
-    y = best;
-    winner = best_offset;
-    """, twin=max_pool_twin)
+"""
+MAX_POOL = kernels.Kernel("max_pool", "raw T x, " + GEOMETRY + ", T lowest", "T y, I winner",
+                          WINDOW_MAX + "y = best; winner = best_offset;",
+                          twin=max_pool_twin)
+MAX_POOL_VALUES = kernels.Kernel(
+    "max_pool_values", "raw T x, " + GEOMETRY + ", T lowest", "T y",
+    "\n".join(line for line in WINDOW_MAX.splitlines() if "WINNER" not in line) + "\ny = best;",
+    twin=max_pool_values_twin)
 
 
 def max_pool_backward_twin(gy, winner, c, height, width, out_height, out_width, kh, kw, sh, sw, ph, pw, gx):
