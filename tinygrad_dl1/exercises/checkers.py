@@ -20,6 +20,7 @@ import numpy as np
 from .. import optim
 from ..nn import functional as F
 from ..ops.im2col import im2col as library_im2col
+from ..ops.im2col import output_size
 from ..tensor import Tensor
 from .diagnosis import THRESHOLDS, Row, WrongAnswer, compare
 
@@ -185,10 +186,6 @@ def format_report(title, cases, rows):
 def leaf(array):
     """A float64 tensor that requires grad, holding a copy of ``array`` (the case's inputs stay as they are)."""
     return Tensor(np.array(array, dtype=np.float64), requires_grad=True)
-
-
-def output_size(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def overwrite(contributions, x_shape, stride, padding, order):
@@ -395,7 +392,7 @@ def check_conv2d_backward(student_fn, seed=0, verbose=True):
                                                    (2, 1, 5, 6, 3, 2, 1, 0)]:
         x, weight = rng.standard_normal((n, c_in, height, width)), rng.standard_normal((c_out, c_in, k, k))
         bias = rng.standard_normal(c_out)
-        out_hw = output_size(height, k, s, p), output_size(width, k, s, p)
+        out_hw = output_size(x.shape, (k, k), (s, s), (p, p))
         grad_output = rng.standard_normal((n, c_out, *out_hw))
         xt, wt, bt = leaf(x), leaf(weight), leaf(bias)
         F.conv2d(xt, wt, bt, s, p).backward(grad_output)
@@ -429,7 +426,7 @@ def check_max_pool2d_backward(student_fn, seed=0, verbose=True):
     cases = []
     for n, c, height, width, k, s, p in [(2, 3, 7, 7, 3, 2, 0), (2, 2, 8, 6, 2, 2, 0), (1, 3, 9, 8, 3, 2, 1)]:
         x = rng.standard_normal((n, c, height, width))
-        grad_output = rng.standard_normal((n, c, output_size(height, k, s, p), output_size(width, k, s, p)))
+        grad_output = rng.standard_normal((n, c, *output_size(x.shape, (k, k), (s, s), (p, p))))
         xt = leaf(x)
         F.max_pool2d(xt, k, s, p).backward(grad_output)
         # each window sends its gradient to its winner: contributions[n, c, r, t, i, j]

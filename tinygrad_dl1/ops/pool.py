@@ -34,13 +34,13 @@ class MaxPool2d(Function):
         kh, kw = self.kernel
         self.x_shape, self.out_hw = x.shape, output_size(x.shape, self.kernel, self.stride, self.padding)
         shape = (x.shape[0], *self.out_hw, x.shape[1])                  # channels-last
+        args = (x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"))
         y, self.winner = xp.empty(shape, x.dtype), None
         if not self.needs_input_grad[0]:
-            MAX_POOL_VALUES(x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"), y)
-            return y.transpose(0, 3, 1, 2)
-        # dL/dx needs, per output, the offset that holds the max
-        self.winner = xp.empty(shape, xp.int8 if kh * kw <= 127 else xp.int32)
-        MAX_POOL(x, *geometry(x.shape, self.kernel, self.stride, self.padding), -float("inf"), y, self.winner)
+            MAX_POOL_VALUES(*args, y)
+        else:                           # dL/dx needs, per output, the offset that holds the max
+            self.winner = xp.empty(shape, xp.int8 if kh * kw <= 127 else xp.int32)
+            MAX_POOL(*args, y, self.winner)
         return y.transpose(0, 3, 1, 2)
 
     def backward(self, gy):             # dL/dx_pad[n, c, sh*r + i, sw*s + j] += gy[n, c, r, s] where (i, j) won
