@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))   # the stand-in, the PyTo
 from tinygrad_dl1 import Tensor, backend, cli, manual_seed, models, optim  # noqa: E402
 from tinygrad_dl1.nn import functional as F  # noqa: E402
 
-from common import our_training_step  # noqa: E402
+from common import our_training_step, try_import_torch  # noqa: E402
 
 CPU_CONVNET_RUN = os.path.join(HERE, "..", "docs", "results", "convnet-1000-cpu", "metrics.csv")
 ACCURACY_TOLERANCE = 0.03
@@ -126,7 +126,8 @@ def three_models(device, tiny):
         model = make().to(device)
         opt = optim.Adam(model.parameters(), lr=lr) if adam else optim.SGD(model.parameters(), lr=lr)
         n = batches[key]
-        x = Tensor(rng.standard_normal((n, 3, 32, 32)).astype(np.float32), device=device)
+        shape = (n, 3, 32, 32) if key == "convnet" else (n, 3072)      # images, or flattened for an MLP
+        x = Tensor(rng.standard_normal(shape).astype(np.float32), device=device)
         t = Tensor(rng.integers(0, 10, n), device=device)
         out.append((name, model, opt, x, t))
     return out
@@ -153,9 +154,9 @@ def syncs_and_launches():
 # ----- 4. step times -----
 
 def synchronize(torch=None):
-    """Wait for the GPU to finish what was queued (CuPy's and, when given, PyTorch's)."""
+    """Wait for the GPU to finish what was queued (CuPy's and, when given a CUDA PyTorch, PyTorch's)."""
     backend.cupy.cuda.Device().synchronize()
-    if torch is not None:
+    if torch is not None and torch.cuda.is_available():
         torch.cuda.synchronize()
 
 
@@ -173,25 +174,29 @@ def time_steps(step, sync, repeats=5, number=10):
     return best
 
 
-def step_times():
-    """(model, ours ms, PyTorch CUDA ms or None) of one training step on the GPU."""
+def step_times(tiny=False):
+    """(model, ours ms, PyTorch ms or None) of one training step on the GPU, PyTorch on CUDA. Tiny: small
+    batches, one step timed, and PyTorch on the CPU when it has no CUDA (the code run, the figures moot)."""
     from common import torch_training_step
     from torch_reference import torch_twin
-    torch = _torch_cuda()
+    torch, torch_device = _torch_cuda(), "cuda"
+    if torch is None and tiny:
+        torch, torch_device = try_import_torch(), "cpu"
     if torch is not None:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
+    repeats, number = (1, 1) if tiny else (5, 10)
     rows = []
-    for name, model, opt, x, t in three_models("cuda", tiny=False):
+    for name, model, opt, x, t in three_models("cuda", tiny):
         theirs = None
         if torch is not None:
-            twin = torch_twin(torch, model).cuda()
+            twin = torch_twin(torch, model).to(torch_device)
             their_opt = (torch.optim.Adam if isinstance(opt, optim.Adam) else torch.optim.SGD)(twin.parameters(),
                                                                                              lr=opt.lr)
-            their_step = torch_training_step(torch, twin, their_opt, x.numpy(), t.numpy(), device="cuda")
-            theirs = time_steps(their_step, lambda: synchronize(torch))
-        ours = time_steps(our_training_step(model, opt, x, t), synchronize)
+            their_step = torch_training_step(torch, twin, their_opt, x.numpy(), t.numpy(), device=torch_device)
+            theirs = time_steps(their_step, lambda: synchronize(torch), repeats, number)
+        ours = time_steps(our_training_step(model, opt, x, t), synchronize, repeats, number)
         rows.append((name, ours * 1e3, None if theirs is None else theirs * 1e3))
     return rows
 
@@ -234,7 +239,8 @@ def convnet_run(data_dir, tiny, workdir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder holding cifar-10-batches-py (not needed with --tiny)")
-    parser.add_argument("--tiny", action="store_true", help="small synthetic data and few steps, no timings")
+    parser.add_argument("--tiny", action="store_true",
+                        help="small synthetic data and few steps (the timings run, but mean nothing)")
     args = parser.parse_args(argv)
     if not backend.gpu_available():
         print("gpu_check: no GPU (CuPy missing or sees no device)", file=sys.stderr)
@@ -257,11 +263,11 @@ def main(argv=None):
         print(f"{name:<24} {syncs:3d} syncs {launches:5d} kernel launches")
         failed += [] if syncs == 0 else [f"syncs: {name}"]
 
-    if not args.tiny:
-        print("\n## training step on the GPU, ms (PyTorch CUDA from the same weights, TF32 off)")
-        for name, ours, theirs in step_times():
-            ratio = f"{ours / theirs:6.2f}" if theirs else "     -"
-            print(f"{name:<24} ours {ours:8.2f}  torch {theirs or float('nan'):8.2f}  ratio {ratio}")
+    print("\n## training step on the GPU, ms (PyTorch CUDA from the same weights, TF32 off)"
+          + ("; tiny: the figures mean nothing" if args.tiny else ""))
+    for name, ours, theirs in step_times(args.tiny):
+        ratio = f"{ours / theirs:6.2f}" if theirs else "     -"
+        print(f"{name:<24} ours {ours:8.2f}  torch {theirs or float('nan'):8.2f}  ratio {ratio}")
 
     print("\n## ConvNet: half the steps, then resumed; test accuracy against the CPU's")
     with tempfile.TemporaryDirectory() as workdir:

@@ -29,6 +29,8 @@ def test_gpu_check_passes_in_tiny_mode_on_the_stand_in(gpu_check, capsys):
         backend.use_gpu_library(*previous)
     out = capsys.readouterr().out
     assert "## op parity" in out and "conv2d_composed" in out and "ConvNet, Adam" in out
+    timed = out[out.index("## training step"):out.index("## ConvNet")]
+    assert timed.count(" ours ") == 3, timed
     assert status == 0, out
 
 

@@ -23,6 +23,9 @@ import pytest
 from tinygrad_dl1 import Tensor, backend, kernels, optim
 from tinygrad_dl1 import ops as F
 
+from fake_cupy import FakeCupy
+from fake_cupy import ndarray as FakeArray
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 import bench_launches  # noqa: E402
 
@@ -192,6 +195,20 @@ def test_a_kernel_refuses_what_cupy_refuses():
     assert add(np.ones(2), 1.0).tolist() == [2, 2]
     with pytest.raises(ValueError, match="'n' is reserved by CuPy"):
         kernels.Kernel("test_count", "T x, T n", "T z", "z = x * n;", twin=lambda x, n: x * n)
+    with pytest.raises(ValueError, match=r"output z has shape \(2,\), the loop runs over \(2, 2\)"):
+        add(np.ones((2, 2)), np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match=r"shapes \[\(2, 2\), \(2,\), \(3,\)\] do not broadcast"):
+        add(np.ones((2, 2)), np.ones(2), np.ones(3))
+
+
+def test_a_kernel_needs_a_plain_array_to_size_its_loop():
+    """CuPy sizes an elementwise loop by its plain arrays: given raw arrays and scalars only, it needs the outputs."""
+    copy = kernels.Kernel("test_copy", "raw T x, T scale", "T y", "y = x[i] * scale;",
+                          twin=lambda x, scale, y: np.multiply(x.reshape(y.shape), scale, out=y))
+    kernels.ALL.remove(copy)
+    with pytest.raises(ValueError, match="kernel test_copy: no plain .* pass the outputs"):
+        copy(np.ones(4), 2.0)
+    assert copy(np.ones(4), 2.0, np.empty(4)).tolist() == [2, 2, 2, 2]
 
 
 # ----- the CUDA code compiled for the CPU (g++) and run there -----
@@ -295,6 +312,40 @@ def test_the_cuda_code_run_on_the_cpu_matches_the_generic_path(host_compiler, mo
     got = run_compiled_for_the_host(host_compiler, monkeypatch, case, dtype)
     assert host_compiler.ran == names
     assert_same(got, expected, dtype)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_gpu_path_compiles_each_kernel_once_and_runs_its_cuda_code(host_compiler, monkeypatch, name):
+    """``Kernel.__call__``'s CuPy path, which otherwise runs only on a GPU: on the stand-in without its test
+    hook, ``ElementwiseKernel`` (here: the CUDA code compiled by g++) is made once per kernel from its
+    declaration, then called with the arguments as given, the outputs written in place."""
+    case, names = CASES[name]
+    expected = host_results(case("cpu", np.float64))
+    fake, made = FakeCupy(device_count=1), []
+
+    def elementwise_kernel(in_params, out_params, body, kernel_name):
+        kernel = next(k for k in kernels.ALL if k.name == kernel_name)
+        assert (in_params, out_params, body) == (kernel.in_params, kernel.out_params, kernel.body)
+        made.append(kernel_name)
+
+        def call(*args):
+            result = host_compiler.run(kernel, *(a._data if isinstance(a, FakeArray) else a for a in args))
+            outputs = args[len(kernel.inputs):] or [fake.asarray(r) for r in
+                                                    (result if isinstance(result, tuple) else (result,))]
+            return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return call
+
+    monkeypatch.setattr(fake, "run_kernel", None, raising=False)
+    monkeypatch.setattr(fake, "ElementwiseKernel", elementwise_kernel, raising=False)
+    for kernel in kernels.ALL:
+        monkeypatch.setattr(kernel, "_compiled", None)      # put back afterwards: made here, on the stand-in
+    previous = backend.use_gpu_library(fake, fake.cupyx)
+    try:
+        got = host_results(case("cuda:0", np.float64))
+    finally:
+        backend.use_gpu_library(*previous)
+    assert sorted(made) == sorted(names)
+    assert_same(got, expected, np.float64)
 
 
 def test_a_wrong_cuda_kernel_is_caught(host_compiler, monkeypatch):

@@ -85,8 +85,9 @@ class Kernel:
         return self._compiled(*args)
 
     def check(self, args):
-        """Refuse what cupy.ElementwiseKernel refuses: a wrong number of arguments, and arrays of
-        different dtypes for one type placeholder."""
+        """Refuse what cupy.ElementwiseKernel refuses: a wrong number of arguments, arrays of different
+        dtypes for one type placeholder, no plain array to size the loop (only raw arrays and scalars,
+        outputs not given), and an output given whose shape is not that of the loop."""
         n_in, n_all = len(self.inputs), len(self.inputs) + len(self.outputs)
         if len(args) not in (n_in, n_all):
             raise TypeError(f"kernel {self.name}: takes {n_in} inputs (and optionally {n_all - n_in} outputs), "
@@ -98,6 +99,17 @@ class Kernel:
                 if first != arg.dtype:
                     raise TypeError(f"kernel {self.name}: {param.ctype} is {first} for one argument and "
                                     f"{arg.dtype} for {param.name}")
+        plain = [arg for param, arg in zip(self.inputs + self.outputs, args) if backend.is_array(arg) and not param.raw]
+        if not plain:
+            raise ValueError(f"kernel {self.name}: no plain (not raw) array sets the loop's size: pass the outputs")
+        try:
+            loop_shape = np.broadcast_shapes(*(a.shape for a in plain))
+        except ValueError:
+            raise ValueError(f"kernel {self.name}: the shapes {[a.shape for a in plain]} do not broadcast") from None
+        for param, arg in zip(self.outputs, args[n_in:]):
+            if arg.shape != loop_shape:
+                raise ValueError(f"kernel {self.name}: output {param.name} has shape {arg.shape}, "
+                                 f"the loop runs over {loop_shape}")
 
     def __repr__(self):
         return f"<Kernel {self.name}>"
