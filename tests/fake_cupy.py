@@ -63,9 +63,16 @@ _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. "
 _MIXING = ("fake_cupy: a NumPy array was mixed with a (fake) CuPy array; CuPy refuses this: "
            "move one of them first (xp.asarray(...) or .get())")
 
-# numpy names that CuPy does not have (or that the stand-in leaves out), so that code using them fails here too
-_NOT_IN_CUPY = {"errstate", "seterr", "geterr", "seterrcall", "geterrcall", "testing", "ma", "char", "rec",
-                "memmap", "ElementwiseKernel", "RawKernel", "ReductionKernel", "RawModule"}
+# NumPy names that CuPy does not have, so that code using them fails here too: NumPy 2.4's functions, classes
+# and submodules missing from CuPy 14.2's namespace (compared with dir() of both), and the kernels left out
+_NOT_IN_CUPY = {
+    "asmatrix", "block", "bmat", "busday_count", "busday_offset", "busdaycalendar", "char", "ctypeslib",
+    "datetime_as_string", "datetime_data", "einsum_path", "emath", "errstate", "frompyfunc", "fromregex", "geomspace",
+    "getbufsize", "geterr", "geterrcall", "histogram_bin_edges", "insert", "is_busday", "isnat", "ma", "matrix",
+    "matvec", "memmap", "nanpercentile", "nanquantile", "ndenumerate", "nditer", "nested_iters", "polyder", "polydiv",
+    "polyint", "rec", "recarray", "setbufsize", "seterr", "seterrcall", "spacing", "strings", "testing", "unstack",
+    "vecdot", "vecmat",
+    "ElementwiseKernel", "RawKernel", "ReductionKernel", "RawModule"}
 # functions whose result's size depends on the data: CuPy reads a count back from the device
 _SYNCING = {"nonzero", "argwhere", "flatnonzero", "unique", "compress", "extract"}
 # functions that write into an argument and return None
