@@ -49,6 +49,17 @@ def test_a_model_on_the_second_gpu_trains_there_as_on_the_cpu(device):
 
 
 @ON_A_GPU
+def test_a_gpu_that_is_not_there_is_named_with_the_ones_that_are(device):
+    count = backend.cupy.cuda.runtime.getDeviceCount()
+    message = rf"no device 'cuda:{count}': CuPy sees {count} GPUs?, cuda:0 to cuda:{count - 1}"
+    with pytest.raises(ValueError, match=message):
+        Tensor(np.ones(3), device=f"cuda:{count}")
+    with pytest.raises(ValueError, match=message):
+        nn.Linear(3, 2).to(f"cuda:{count}")
+    assert backend.parse_device(f"cuda:0{count - 1}") == f"cuda:{count - 1}"
+
+
+@ON_A_GPU
 def test_tensors_and_modules_move_between_devices_and_gradients_come_back(device):
     other = second_gpu(device)
     x = Tensor(np.arange(3.0), requires_grad=True)

@@ -76,22 +76,31 @@ def parse_device(device):
         index = device[5:] or "0"
         if not index.isdigit():
             raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
-        if not gpu_available():
+        count = gpu_count()
+        if count == 0:
             raise RuntimeError(f"device {device!r} needs CuPy and a GPU: on a machine with an NVIDIA GPU, "
                                "pip install 'tinygrad_dl1[cuda12]' or 'tinygrad_dl1[cuda13]', after the CUDA "
                                "version of its driver")
-        return f"cuda:{index}"
+        if int(index) >= count:
+            raise ValueError(f"no device {device!r}: CuPy sees {count} GPU{'s' if count > 1 else ''}, "
+                             f"cuda:0 to cuda:{count - 1}")
+        return f"cuda:{int(index)}"
     raise ValueError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 
 
 def gpu_available():
     """True when CuPy is installed and sees at least one GPU."""
+    return gpu_count() > 0
+
+
+def gpu_count():
+    """How many GPUs CuPy sees (0 without CuPy, or without a working CUDA driver)."""
     if cupy is None:
-        return False
+        return 0
     try:
-        return cupy.cuda.runtime.getDeviceCount() > 0
+        return cupy.cuda.runtime.getDeviceCount()
     except Exception:  # CUDA driver missing or broken
-        return False
+        return 0
 
 
 def to_device(array, device):
