@@ -225,7 +225,7 @@ def kernel_source(kernel, types, arrays, gpu):
     the others scalars; raw ones are pointers to C-ordered data. ``gpu``: a __global__ function whose
     threads share the loop over i, else a function that runs the whole loop itself."""
     params, elements = ["ptrdiff_t _size"], []
-    for p in kernel.inputs + kernel.outputs:
+    for p in kernel.params:
         ctype = p.ctype if p.ctype in types else C_TYPES[p.ctype]
         const = "" if p in kernel.outputs else "const "
         if p.raw:
@@ -262,7 +262,7 @@ class HostCompiler:
         return self.libraries[source]
 
     def run(self, kernel, *args):
-        params = kernel.inputs + kernel.outputs
+        params = kernel.params
         given = dict(zip((p.name for p in params), args))
         types = {}
         for p in params:
@@ -371,7 +371,7 @@ def test_nvcc_compiles_every_kernel(tmp_path):
     units = []
     for i, types in enumerate(KERNEL_TYPES):
         for kernel in kernels.ALL:
-            params = kernel.inputs + kernel.outputs
+            params = kernel.params
             # plain parameters of a placeholder type as arrays, of a fixed type (int32 C) as scalars
             arrays = [p.name for p in params if not p.raw and kernels.is_placeholder(p.ctype)]
             used = {k: v for k, v in types.items() if k in {p.ctype for p in params}}

@@ -66,7 +66,8 @@ class Kernel:
     def __init__(self, name, in_params, out_params, body, twin):
         self.name, self.in_params, self.out_params, self.body, self.twin = name, in_params, out_params, body, twin
         self.inputs, self.outputs = _parse(in_params), _parse(out_params)
-        for p in self.inputs + self.outputs:
+        self.params = self.inputs + self.outputs
+        for p in self.params:
             if p.name in ("i", "n") or p.name.startswith("_"):      # CuPy's own names
                 raise ValueError(f"kernel {name}: the parameter name {p.name!r} is reserved by CuPy")
         self._compiled = None           # the cupy.ElementwiseKernel, made on first use on a GPU
@@ -92,20 +93,25 @@ class Kernel:
         if len(args) not in (n_in, n_all):
             raise TypeError(f"kernel {self.name}: takes {n_in} inputs (and optionally {n_all - n_in} outputs), "
                             f"got {len(args)} arguments")
-        dtypes = {}
-        for param, arg in zip(self.inputs + self.outputs, args):
-            if backend.is_array(arg) and is_placeholder(param.ctype):
+        dtypes, shapes = {}, []
+        for param, arg in zip(self.params, args):
+            if not backend.is_array(arg):
+                continue
+            if is_placeholder(param.ctype):
                 first = dtypes.setdefault(param.ctype, arg.dtype)
                 if first != arg.dtype:
                     raise TypeError(f"kernel {self.name}: {param.ctype} is {first} for one argument and "
                                     f"{arg.dtype} for {param.name}")
-        plain = [arg for param, arg in zip(self.inputs + self.outputs, args) if backend.is_array(arg) and not param.raw]
-        if not plain:
+            if not param.raw:
+                shapes.append(arg.shape)
+        if not shapes:
             raise ValueError(f"kernel {self.name}: no plain (not raw) array sets the loop's size: pass the outputs")
-        try:
-            loop_shape = np.broadcast_shapes(*(a.shape for a in plain))
-        except ValueError:
-            raise ValueError(f"kernel {self.name}: the shapes {[a.shape for a in plain]} do not broadcast") from None
+        loop_shape = shapes[0]
+        if shapes.count(loop_shape) < len(shapes):
+            try:
+                loop_shape = np.broadcast_shapes(*shapes)
+            except ValueError:
+                raise ValueError(f"kernel {self.name}: the shapes {shapes} do not broadcast") from None
         for param, arg in zip(self.outputs, args[n_in:]):
             if arg.shape != loop_shape:
                 raise ValueError(f"kernel {self.name}: output {param.name} has shape {arg.shape}, "
