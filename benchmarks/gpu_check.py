@@ -13,8 +13,9 @@
 5. the ConvNet trained 500 steps on the GPU, then resumed to 1,000: its test accuracy at
    steps 500 and 1,000 against the CPU's (docs/results/convnet-1000-cpu), within 0.03.
 
-It exits 1 when a check fails. The test suite runs it with --tiny on the stand-in, so it
-cannot rot; the full run takes a few minutes on one H100/H200.
+Rows are printed as they come. It exits 1 when a check fails; a part that raises is printed
+with its traceback, counts as failed, and the next part runs. The test suite runs it with
+--tiny on the stand-in, so it cannot rot; the full run takes a few minutes on one H100/H200.
 """
 import argparse
 import csv
@@ -22,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +46,18 @@ ACCURACY_TOLERANCE = 0.03
 def environment():
     """(name, value) rows: the GPU, its driver and runtime, and the library versions."""
     cupy = backend.cupy
-    rows = [("numpy", np.__version__), ("cupy", getattr(cupy, "__version__", "stand-in"))]
+    yield "numpy", np.__version__
+    yield "cupy", getattr(cupy, "__version__", "stand-in")
     try:
         props = cupy.cuda.runtime.getDeviceProperties(0)
-        rows += [("GPU", props["name"].decode() if isinstance(props["name"], bytes) else props["name"]),
-                 ("CUDA runtime", cupy.cuda.runtime.runtimeGetVersion()),
-                 ("CUDA driver", cupy.cuda.runtime.driverGetVersion())]
     except AttributeError:
-        rows.append(("GPU", "the CuPy stand-in (tests/fake_cupy.py)"))
+        yield "GPU", "the CuPy stand-in (tests/fake_cupy.py)"
+    else:
+        yield "GPU", props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        yield "CUDA runtime", cupy.cuda.runtime.runtimeGetVersion()
+        yield "CUDA driver", cupy.cuda.runtime.driverGetVersion()
     torch = _torch_cuda()
-    rows.append(("torch", f"{torch.__version__} (CUDA {torch.version.cuda})" if torch else "no CUDA build"))
-    return rows
+    yield "torch", f"{torch.__version__} (CUDA {torch.version.cuda})" if torch else "no CUDA build"
 
 
 def _torch_cuda():
@@ -97,16 +100,14 @@ def run_op(fn, arrays, device):
 
 
 def op_parity(device):
-    """(name, dtype, worst relative difference, passed) for each op of OPS."""
-    rows = []
+    """(name, dtype, worst relative difference, passed) for each op of OPS, one at a time."""
     for name, (fn, shapes) in OPS.items():
         for dtype, tolerance in ((np.float64, 1e-9), (np.float32, 1e-4)):
             rng = np.random.default_rng(0)
             arrays = [(rng.uniform(0.1, 1.1, s) * rng.choice([-1, 1], s)).astype(dtype) for s in shapes]
             cpu, gpu = run_op(fn, arrays, "cpu"), run_op(fn, arrays, device)
             worst = max(float(np.max(np.abs(c - g)) / (np.max(np.abs(c)) + 1e-30)) for c, g in zip(cpu, gpu))
-            rows.append((name, np.dtype(dtype).name, worst, worst <= tolerance))
-    return rows
+            yield name, np.dtype(dtype).name, worst, worst <= tolerance
 
 
 # ----- 3. syncs and launches -----
@@ -146,9 +147,9 @@ def syncs_and_launches():
             with fake.counting() as count:
                 step()
             rows.append((name, count.syncs, count.launches))
-        return rows
     finally:
-        backend.use_gpu_library(*previous)
+        backend.use_gpu_library(*previous)      # the real GPU library back before anyone reads a row
+    yield from rows
 
 
 # ----- 4. step times -----
@@ -175,7 +176,7 @@ def time_steps(step, sync, repeats=5, number=10):
 
 
 def step_times(tiny=False):
-    """(model, ours ms, PyTorch ms or None) of one training step on the GPU, PyTorch on CUDA. Tiny: small
+    """(model, ours ms, PyTorch ms or None) of a training step on the GPU, PyTorch on CUDA. Tiny: small
     batches, one step timed, and PyTorch on the CPU when it has no CUDA (the code run, the figures moot)."""
     from common import torch_training_step
     from torch_reference import torch_twin
@@ -187,7 +188,6 @@ def step_times(tiny=False):
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
     repeats, number = (1, 1) if tiny else (5, 10)
-    rows = []
     for name, model, opt, x, t in three_models("cuda", tiny):
         theirs = None
         if torch is not None:
@@ -197,8 +197,7 @@ def step_times(tiny=False):
             their_step = torch_training_step(torch, twin, their_opt, x.numpy(), t.numpy(), device=torch_device)
             theirs = time_steps(their_step, lambda: synchronize(torch), repeats, number)
         ours = time_steps(our_training_step(model, opt, x, t), synchronize, repeats, number)
-        rows.append((name, ours * 1e3, None if theirs is None else theirs * 1e3))
-    return rows
+        yield name, ours * 1e3, None if theirs is None else theirs * 1e3
 
 
 # ----- 5. a ConvNet run, resumed -----
@@ -229,9 +228,10 @@ def convnet_run(data_dir, tiny, workdir):
         cpu = train_convnet(data_dir, os.path.join(workdir, "cpu"), "cpu", steps, steps // 2, extra=extra)
     else:
         cpu = test_accuracies(CPU_CONVNET_RUN)
-    return [(step, gpu.get(step), cpu.get(step),
-             gpu.get(step) is not None and cpu.get(step) is not None
-             and abs(gpu[step] - cpu[step]) <= ACCURACY_TOLERANCE) for step in (steps // 2, steps)]
+    for step in (steps // 2, steps):
+        yield (step, gpu.get(step), cpu.get(step),
+               gpu.get(step) is not None and cpu.get(step) is not None
+               and abs(gpu[step] - cpu[step]) <= ACCURACY_TOLERANCE)
 
 
 # ----- the table -----
@@ -249,36 +249,42 @@ def main(argv=None):
         parser.error("--data-dir is needed without --tiny")
     failed = []
     started = time.perf_counter()
-    print("## the machine")
-    for name, value in environment():
-        print(f"{name:<14} {value}")
 
-    print("\n## op parity, GPU against CPU: worst relative difference of output and gradients")
-    for name, dtype, worst, passed in op_parity("cuda"):
-        print(f"{name:<28} {dtype:<8} {worst:9.2e}  {'ok' if passed else 'FAIL'}")
-        failed += [] if passed else [f"op parity: {name} {dtype}"]
+    def section(title, rows, show, check=None):
+        """Print ``title``, then each row of the generator ``rows`` as ``show(*row)`` makes it, as it comes;
+        a row that ``check`` finds wrong (it returns a name) fails the run, and so does an exception,
+        printed with its traceback, after which the next section runs."""
+        print(f"\n## {title}", flush=True)
+        try:
+            for row in rows:
+                print(show(*row), flush=True)
+                problem = check(*row) if check else None
+                failed.extend([problem] if problem else [])
+        except Exception:
+            traceback.print_exc(file=sys.stdout)
+            failed.append(f"{title.split(':')[0]}: raised")
 
-    print("\n## per training step, counted on the CuPy stand-in")
-    for name, syncs, launches in syncs_and_launches():
-        print(f"{name:<24} {syncs:3d} syncs {launches:5d} kernel launches")
-        failed += [] if syncs == 0 else [f"syncs: {name}"]
-
-    print("\n## training step on the GPU, ms (PyTorch CUDA from the same weights, TF32 off)"
-          + ("; tiny: the figures mean nothing" if args.tiny else ""))
-    for name, ours, theirs in step_times(args.tiny):
-        ratio = f"{ours / theirs:6.2f}" if theirs else "     -"
-        print(f"{name:<24} ours {ours:8.2f}  torch {theirs or float('nan'):8.2f}  ratio {ratio}")
-
-    print("\n## ConvNet: half the steps, then resumed; test accuracy against the CPU's")
+    section("the machine", environment(), lambda name, value: f"{name:<14} {value}")
+    section("op parity, GPU against CPU: worst relative difference of output and gradients", op_parity("cuda"),
+            lambda name, dtype, worst, passed: f"{name:<28} {dtype:<8} {worst:9.2e}  {'ok' if passed else 'FAIL'}",
+            lambda name, dtype, worst, passed: None if passed else f"op parity: {name} {dtype}")
+    section("per training step, counted on the CuPy stand-in", syncs_and_launches(),
+            lambda name, syncs, launches: f"{name:<24} {syncs:3d} syncs {launches:5d} kernel launches",
+            lambda name, syncs, launches: None if syncs == 0 else f"syncs: {name}")
+    section("training step on the GPU, ms (PyTorch CUDA from the same weights, TF32 off)"
+            + ("; tiny: the figures mean nothing" if args.tiny else ""), step_times(args.tiny),
+            lambda name, ours, theirs: f"{name:<24} ours {ours:8.2f}  torch {theirs or float('nan'):8.2f}  "
+                                       f"ratio {f'{ours / theirs:6.2f}' if theirs else '     -'}")
     with tempfile.TemporaryDirectory() as workdir:
         data_dir = args.data_dir
         if args.tiny:
             from cifar_files import make_cifar
             data_dir = os.path.join(workdir, "data")
             make_cifar(Path(data_dir) / "cifar-10-batches-py")
-        for step, gpu, cpu, passed in convnet_run(data_dir, args.tiny, workdir):
-            print(f"step {step:>5}: GPU {gpu}  CPU {cpu}  {'ok' if passed else 'FAIL'}")
-            failed += [] if passed else [f"ConvNet run: step {step}"]
+        section("ConvNet: half the steps, then resumed; test accuracy against the CPU's",
+                convnet_run(data_dir, args.tiny, workdir),
+                lambda step, gpu, cpu, passed: f"step {step:>5}: GPU {gpu}  CPU {cpu}  {'ok' if passed else 'FAIL'}",
+                lambda step, gpu, cpu, passed: None if passed else f"ConvNet run: step {step}")
 
     print(f"\n## {'all checks passed' if not failed else 'FAILED: ' + '; '.join(failed)} "
           f"in {time.perf_counter() - started:.0f} s")

@@ -34,6 +34,25 @@ def test_gpu_check_passes_in_tiny_mode_on_the_stand_in(gpu_check, capsys):
     assert status == 0, out
 
 
+def test_a_section_that_raises_fails_the_check_and_the_next_sections_still_run(gpu_check, capsys, monkeypatch):
+    """On a GPU machine the check runs once, with little time: an error in one part must not lose the others."""
+    def op_parity(device):
+        yield "linear", "float64", 0.0, True
+        raise RuntimeError("a kernel failed to compile")
+    monkeypatch.setattr(gpu_check, "op_parity", op_parity)
+    fake = FakeCupy(device_count=1)
+    previous = backend.use_gpu_library(fake, fake.cupyx)
+    try:
+        status = gpu_check.main(["--tiny"])
+    finally:
+        backend.use_gpu_library(*previous)
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "linear" in out and "RuntimeError: a kernel failed to compile" in out      # the row before, the traceback
+    assert "ConvNet, Adam" in out and "step     2: GPU" in out                      # the sections after
+    assert out.rstrip().splitlines()[-1].startswith("## FAILED: op parity, GPU against CPU: raised")
+
+
 def test_gpu_check_says_when_there_is_no_gpu(gpu_check, capsys):
     previous = backend.use_gpu_library(None, None)
     try:
