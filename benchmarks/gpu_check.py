@@ -2,6 +2,7 @@
 
     python benchmarks/gpu_check.py --data-dir ../shared/data     # a machine with CuPy and a GPU
     python benchmarks/gpu_check.py                               # the same without part 5 (no data)
+    PYTHONPATH=. python3 benchmarks/gpu_check.py                 # from a checkout, not installed (needs tqdm)
     python benchmarks/gpu_check.py --tiny                        # small synthetic data, a few steps
 
 1. the GPU, the driver and the libraries;
