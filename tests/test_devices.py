@@ -75,6 +75,20 @@ def test_tensors_and_modules_move_between_devices_and_gradients_come_back(device
 
 
 @ON_A_GPU
+def test_gradients_that_come_back_from_another_gpu_add_up_on_their_own(device):
+    """A copy's gradient comes back to x's GPU while backward runs the copy's node on the other GPU: adding it to
+    x's other gradients must run on x's GPU (CuPy refuses without peer access, or puts the sum on the wrong GPU)."""
+    other = second_gpu(device)
+    for leaf in (True, False):              # x a leaf (into .grad), or made by an op (into pending gradients)
+        w = Tensor(np.arange(3.0), requires_grad=True, device=device.name)
+        x = w if leaf else w * 1
+        loss = (x * 3).sum() + (x.to(other) * 2).sum().to(device.name)
+        loss.backward()
+        assert backend.device_of(w.grad) == device.name
+        assert backend.to_numpy(w.grad).tolist() == [5.0, 5.0, 5.0]
+
+
+@ON_A_GPU
 def test_backward_takes_a_gradient_on_the_tensors_device_only(device):
     x = Tensor(np.ones(3), requires_grad=True, device=device.name)
     y = x * 2

@@ -348,6 +348,27 @@ def test_the_gpu_path_compiles_each_kernel_once_and_runs_its_cuda_code(host_comp
     assert_same(got, expected, np.float64)
 
 
+def test_adams_cuda_code_rounds_its_constants_as_the_twin_does(host_compiler, monkeypatch):
+    """In float32, 1 - b2 must be rounded once from the exact number (0.001f, as the twin and PyTorch do), not
+    computed from b2 rounded to float32 (0.99900001f: 1 - b2 = 0.00099998713, a 1e-5 error in every v)."""
+    adam = next(k for k in kernels.ALL if k.name == "adam_step")
+    g, w = np.random.default_rng(0).standard_normal((2, 50)).astype(np.float32)
+
+    def first_step():
+        """w, m and v after a first step of Adam from w with gradient g."""
+        p = Tensor(w.copy(), requires_grad=True)
+        p.grad = g.copy()
+        opt = optim.Adam([p], lr=1e-3)
+        opt.step()
+        state = opt.state_dict()["state"][0]
+        return p.numpy(), state["exp_avg"], state["exp_avg_sq"]
+
+    expected = first_step()
+    monkeypatch.setattr(adam, "twin", functools.partial(host_compiler.run, adam))
+    for got, want in zip(first_step(), expected):
+        np.testing.assert_array_max_ulp(got, want, maxulp=1)
+
+
 def test_a_wrong_cuda_kernel_is_caught(host_compiler, monkeypatch):
     """col2im with the kernel offsets' roles swapped (ki for kj): right on square windows, wrong on others."""
     col2im = next(k for k in kernels.ALL if k.name == "col2im")

@@ -184,22 +184,23 @@ class Adam(Optimizer):
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(w), xp.zeros_like(w)
         # the bias corrections fold into two numbers: lr m_hat / (sqrt(v_hat) + eps)
         # = step_size m / (sqrt(v) root_scale + eps), with step_size = lr / (1 - b1^t), root_scale = 1 / sqrt(1 - b2^t)
-        ADAM_STEP(g, b1, b2, self.lr / (1 - b1 ** t), 1 / math.sqrt(1 - b2 ** t), self.eps, self.weight_decay,
-                  w, state["exp_avg"], state["exp_avg_sq"])
+        # 1 - b1 and 1 - b2 computed here, in float64: on a GPU the kernel gets b2 as a float32, whose 1 - b2 is off
+        ADAM_STEP(g, b1, 1 - b1, b2, 1 - b2, self.lr / (1 - b1 ** t), 1 / math.sqrt(1 - b2 ** t), self.eps,
+                  self.weight_decay, w, state["exp_avg"], state["exp_avg_sq"])
 
 
-def adam_step(g, b1, b2, step_size, root_scale, eps, weight_decay, w, m, v):
+def adam_step(g, b1, one_minus_b1, b2, one_minus_b2, step_size, root_scale, eps, weight_decay, w, m, v):
     """Adam's update of w, m and v in place (ADAM_STEP's twin), with one scratch array: written as
     in the class docstring, its temporary arrays made a step of the better MLP (3.7M parameters) 15%
     slower on a CPU and one of the ConvNet (9.2M) 5% slower (bench_mlp.py, bench_convnet.py, 2026-11-28)."""
     xp = backend.array_module(w)
     if weight_decay:
         g = g + weight_decay * w
-    scratch = xp.multiply(g, 1 - b1)
+    scratch = xp.multiply(g, one_minus_b1)
     m *= b1
     m += scratch                            # m = b1 m + (1 - b1) g
     xp.multiply(g, g, out=scratch)
-    scratch *= 1 - b2
+    scratch *= one_minus_b2
     v *= b2
     v += scratch                            # v = b2 v + (1 - b2) g^2
     xp.sqrt(v, out=scratch)
@@ -212,11 +213,12 @@ def adam_step(g, b1, b2, step_size, root_scale, eps, weight_decay, w, m, v):
 
 
 ADAM_STEP = kernels.Kernel(
-    "adam_step", "T g, T b1, T b2, T step_size, T root_scale, T eps, T weight_decay", "T w, T m, T v",
+    "adam_step", "T g, T b1, T one_minus_b1, T b2, T one_minus_b2, T step_size, T root_scale, T eps, T weight_decay",
+    "T w, T m, T v",
     """
     const T grad = g + weight_decay * w;
-    m = b1 * m + (1 - b1) * grad;
-    v = b2 * v + (1 - b2) * grad * grad;
+    m = b1 * m + one_minus_b1 * grad;
+    v = b2 * v + one_minus_b2 * (grad * grad);
     w -= step_size * m / (sqrt(v) * root_scale + eps);
     """,
     twin=adam_step)

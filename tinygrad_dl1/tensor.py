@@ -134,11 +134,13 @@ class Tensor:
             with backend.device_scope(gy):           # on a GPU: run on the GPU that holds gy
                 # the chain rule, one node at a time: output gradient in, input gradients out
                 input_grads = node.backward(gy)
-                if not isinstance(input_grads, tuple):
-                    input_grads = (input_grads,)
-                for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
-                    if g is None or not x.requires_grad:
-                        continue
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
+                if g is None or not x.requires_grad:
+                    continue
+                # on a GPU: add up on the GPU that holds g, x's (a copy's node gets gy on the other GPU)
+                with backend.device_scope(g):
                     g = _checked_grad(node, i, x, g)
                     if x.grad_fn is None:            # a leaf: keep the gradient in .grad
                         others = [gy, *(h for j, h in enumerate(input_grads) if j != i)]
