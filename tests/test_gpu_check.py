@@ -20,14 +20,20 @@ def gpu_check():
     return module
 
 
-def test_gpu_check_passes_in_tiny_mode_on_the_stand_in(gpu_check, capsys):
+def run_tiny(gpu_check, capsys, gpu_library="stand-in"):
+    """gpu_check --tiny with the GPU library given (by default a fresh stand-in): (exit status, stdout, stderr)."""
     fake = FakeCupy(device_count=1)
-    previous = backend.use_gpu_library(fake, fake.cupyx)
+    previous = backend.use_gpu_library(*((fake, fake.cupyx) if gpu_library == "stand-in" else gpu_library))
     try:
         status = gpu_check.main(["--tiny"])
     finally:
         backend.use_gpu_library(*previous)
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_gpu_check_passes_in_tiny_mode_on_the_stand_in(gpu_check, capsys):
+    status, out, _ = run_tiny(gpu_check, capsys)
     assert "## op parity" in out and "conv2d_composed" in out and "ConvNet, Adam" in out
     timed = out[out.index("## training step"):out.index("## ConvNet")]
     assert timed.count(" ours ") == 3, timed
@@ -40,13 +46,7 @@ def test_a_section_that_raises_fails_the_check_and_the_next_sections_still_run(g
         yield "linear", "float64", 0.0, True
         raise RuntimeError("a kernel failed to compile")
     monkeypatch.setattr(gpu_check, "op_parity", op_parity)
-    fake = FakeCupy(device_count=1)
-    previous = backend.use_gpu_library(fake, fake.cupyx)
-    try:
-        status = gpu_check.main(["--tiny"])
-    finally:
-        backend.use_gpu_library(*previous)
-    out = capsys.readouterr().out
+    status, out, _ = run_tiny(gpu_check, capsys)
     assert status == 1
     assert "linear" in out and "RuntimeError: a kernel failed to compile" in out      # the row before, the traceback
     assert "ConvNet, Adam" in out and "step     2: GPU" in out                      # the sections after
@@ -54,9 +54,5 @@ def test_a_section_that_raises_fails_the_check_and_the_next_sections_still_run(g
 
 
 def test_gpu_check_says_when_there_is_no_gpu(gpu_check, capsys):
-    previous = backend.use_gpu_library(None, None)
-    try:
-        assert gpu_check.main(["--tiny"]) == 1
-    finally:
-        backend.use_gpu_library(*previous)
-    assert "no GPU" in capsys.readouterr().err
+    status, _, err = run_tiny(gpu_check, capsys, gpu_library=(None, None))
+    assert status == 1 and "no GPU" in err
