@@ -117,20 +117,17 @@ def op_parity(device):
 def three_models(device, tiny):
     """(name, model, optimizer, x, t) for the default MLP, the better MLP and the ConvNet, on ``device``."""
     rng = np.random.default_rng(0)
-    batches = {"mlp": 200, "better": 500, "convnet": 32} if not tiny else {"mlp": 8, "better": 8, "convnet": 2}
     out = []
-    for name, make, lr, adam in (
-            ("MLP 3072-100-10, SGD", lambda: models.MLP(3072, [100], 10), 2e-3, False),
+    for name, make, lr, adam, (batch, tiny_batch), shape in (      # an MLP takes flattened images
+            ("MLP 3072-100-10, SGD", lambda: models.MLP(3072, [100], 10), 2e-3, False, (200, 8), (3072,)),
             ("better MLP, Adam", lambda: models.MLP(3072, [1000, 500, 200, 50], 10, batch_norm=True, dropout=0.2,
-                                                    init="default"), 1e-3, True),
-            ("ConvNet, Adam", lambda: models.ConvNet(), 1e-4, True)):
-        key = "mlp" if "SGD" in name else "better" if "better" in name else "convnet"
+                                                    init="default"), 1e-3, True, (500, 8), (3072,)),
+            ("ConvNet, Adam", lambda: models.ConvNet(), 1e-4, True, (32, 2), (3, 32, 32))):
         manual_seed(0)
         model = make().to(device)
         opt = optim.Adam(model.parameters(), lr=lr) if adam else optim.SGD(model.parameters(), lr=lr)
-        n = batches[key]
-        shape = (n, 3, 32, 32) if key == "convnet" else (n, 3072)      # images, or flattened for an MLP
-        x = Tensor(rng.standard_normal(shape).astype(np.float32), device=device)
+        n = tiny_batch if tiny else batch
+        x = Tensor(rng.standard_normal((n, *shape)).astype(np.float32), device=device)
         t = Tensor(rng.integers(0, 10, n), device=device)
         out.append((name, model, opt, x, t))
     return out

@@ -6,6 +6,8 @@ Small inputs are checked entry by entry, dL/dx_i ~ (L(x + eps e_i) - L(x - eps e
 large ones along random unit directions v, dL/dx . v ~ (L(x + eps v) - L(x - eps v)) / 2eps.
 The function runs on the device of its inputs; each loss and gradient is read back to compare.
 """
+import contextlib
+
 import numpy as np
 
 from . import backend
@@ -53,15 +55,18 @@ def _as_float64(x):
     return x
 
 
-def _central_difference(x, loss, step, eps):
-    """(L(x + eps step) - L(x - eps step)) / 2 eps, leaving x as it was."""
-    original = x.data.copy()
-    x.data = original + eps * step
-    plus = loss()
-    x.data = original - eps * step
-    minus = loss()
-    x.data = original
-    return (plus - minus) / (2 * eps)
+@contextlib.contextmanager
+def _loss_of_data(x, loss):
+    """``loss`` as a function of an array put in the place of x's data, and x's data; x gets its data back after."""
+    original = x.data
+
+    def loss_at(data):
+        x.data = data
+        return loss()
+    try:
+        yield loss_at, original
+    finally:
+        x.data = original
 
 
 def numerical_gradient(loss, x, eps=1e-6):
@@ -77,15 +82,8 @@ def numerical_gradient(loss, x, eps=1e-6):
 
 
 def _check_entries(i, x, analytic, loss, eps, atol, rtol):
-    original = x.data
-
-    def loss_at(data):
-        x.data = data
-        return loss()
-    try:
-        numeric = numerical_gradient(loss_at, original, eps)
-    finally:
-        x.data = original
+    with _loss_of_data(x, loss) as (loss_at, data):
+        numeric = numerical_gradient(loss_at, data, eps)
     error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     if error.size and not error.max() <= 0:          # written so that a NaN fails too
         worst = np.unravel_index(int(error.argmax()), x.shape)
@@ -97,7 +95,9 @@ def _check_directions(i, x, analytic, loss, eps, atol, rtol, rng, n_directions):
     for k in range(n_directions):
         v = rng.standard_normal(x.shape)
         v /= np.linalg.norm(v)
-        numeric = _central_difference(x, loss, backend.to_device(v, x.device), eps)
+        with _loss_of_data(x, loss) as (loss_at, data):      # along v: (L(x + eps v) - L(x - eps v)) / 2 eps
+            step = eps * backend.to_device(v, x.device)
+            numeric = (loss_at(data + step) - loss_at(data - step)) / (2 * eps)
         projected = float((analytic * v).sum())
         if not abs(projected - numeric) <= atol + rtol * abs(numeric):   # a NaN fails too
             raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}): along random direction {k}: "

@@ -89,7 +89,7 @@ class Kernel:
         """Refuse what cupy.ElementwiseKernel refuses: a wrong number of arguments, arrays of different
         dtypes for one type placeholder, no plain array to size the loop (only raw arrays and scalars,
         outputs not given), and an output given whose shape is not that of the loop."""
-        n_in, n_all = len(self.inputs), len(self.inputs) + len(self.outputs)
+        n_in, n_all = len(self.inputs), len(self.params)
         if len(args) not in (n_in, n_all):
             raise TypeError(f"kernel {self.name}: takes {n_in} inputs (and optionally {n_all - n_in} outputs), "
                             f"got {len(args)} arguments")

@@ -4,6 +4,8 @@ matplotlib is the optional ``plot`` extra (pip install "tinygrad_dl1[plot]"): wi
 runs write no curves.png.
 """
 import importlib.util
+import sys
+from pathlib import Path
 
 
 def have_matplotlib():
@@ -38,8 +40,6 @@ FIGURES_DIR = "tutorial_figures"     # the tutorials' pictures, in the folder th
 def tutorial_pyplot():
     """matplotlib.pyplot for a tutorial: inline in a notebook, off-screen (Agg) in a script; None, with a
     message, when matplotlib is not installed (the tutorials then skip their pictures)."""
-    import sys
-
     if not have_matplotlib():
         print("matplotlib is not installed (pip install matplotlib): no pictures")
         return None
@@ -54,9 +54,6 @@ def tutorial_pyplot():
 def save_figure(fig, name):
     """Save a tutorial's figure as tutorial_figures/<name>.png (beside the run), show it in a notebook,
     close it, and return the file's path."""
-    import sys
-    from pathlib import Path
-
     import matplotlib.pyplot as plt
 
     path = Path(FIGURES_DIR) / f"{name}.png"

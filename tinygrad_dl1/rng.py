@@ -64,7 +64,8 @@ def check_hash_size(shape):
     """Refuse more entries than the 2^32 indices that the hash tells apart."""
     n = int(np.prod(shape, dtype=np.int64))
     if n > 2 ** 32:
-        raise ValueError(f"random_bits: {n} entries are more than the 2^32 indices the hash tells apart")
+        raise ValueError(f"random bits for {n} entries (shape {tuple(shape)}): more than the 2^32 indices the "
+                         "hash tells apart")
 
 
 def draw_keys(generator=None):

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .cifar10 import CIFAR10, load_cifar10
+from .locate import ENV_VAR
 
 FAST_MODE_ENV = "TINYGRAD_DL1_TUTORIAL_FAST"    # "1": the tutorials use synthetic_cifar10
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -34,4 +35,4 @@ def tutorial_cifar10():
     if os.environ.get(FAST_MODE_ENV) == "1":
         return synthetic_cifar10()
     shared = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return load_cifar10(os.environ.get("TINYGRAD_DL1_DATA") or shared, download=False)
+    return load_cifar10(os.environ.get(ENV_VAR) or shared, download=False)
