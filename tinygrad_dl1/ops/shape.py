@@ -81,11 +81,14 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 def _as_index_part(part, device):
-    """One part of an index, with Tensors, lists and arrays as arrays on ``device``."""
+    """One part of an index, with Tensors, lists, tuples and arrays as arrays on ``device``
+    (a tuple inside an index is an advanced index, as a list is, in NumPy and PyTorch alike)."""
     if isinstance(part, Tensor):
         part = part.data
-    if isinstance(part, list):
+    if isinstance(part, (list, tuple)):
         part = np.asarray(part)
+        if part.size == 0:              # x[[]] picks nothing: an empty integer index, not a float one
+            part = part.astype(np.int64)
     if backend.is_array(part):
         checks.check_index_array(part)
         part = backend.to_device(part, device)
