@@ -36,3 +36,15 @@ def test_an_empty_list_index_picks_nothing(device):
     assert out.shape == (0, 3)
     out.sum().backward()
     np.testing.assert_array_equal(device.to_host(t.grad), np.zeros((2, 3)))
+
+
+# ----- transpose swaps two dims, permute reorders them all, .T swaps a matrix's -----
+
+def test_transpose_of_a_matrix_swaps_its_dims(device):
+    x = np.arange(6.0).reshape(2, 3)
+    for swapped in (device.tensor(x).transpose(0, 1), device.tensor(x).transpose(1, 0), device.tensor(x).T):
+        np.testing.assert_array_equal(swapped.numpy(), x.T)
+    np.testing.assert_array_equal(device.tensor(np.zeros((2, 3, 4))).transpose(0, 2).shape, (4, 3, 2))
+    np.testing.assert_array_equal(device.tensor(np.zeros((2, 3, 4))).permute(1, 2, 0).shape, (3, 4, 2))
+    with pytest.raises(TypeError):
+        device.tensor(np.zeros((2, 3, 4))).transpose(2, 0, 1)      # three dims: that is permute

@@ -80,7 +80,7 @@ class Tensor:
     size = property(lambda self: self.data.size)
     device = property(lambda self: backend.device_of(self.data))
     is_leaf = property(lambda self: self.grad_fn is None)
-    T = property(lambda self: self.transpose())
+    T = property(lambda self: _ops.matrix_transpose(self))   # a 2-D tensor's dims swapped
 
     def __len__(self):
         return len(self.data)
@@ -201,7 +201,8 @@ class Tensor:
     def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
     def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
     def reshape(self, *shape): return _ops.reshape(self, *shape)
-    def transpose(self, *axes): return _ops.transpose(self, *axes)
+    def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
+    def permute(self, *dims): return _ops.permute(self, *dims)
     def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
     def exp(self): return _ops.exp(self)
     def log(self): return _ops.log(self)

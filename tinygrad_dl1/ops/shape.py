@@ -1,7 +1,7 @@
-"""Ops that move entries around: reshape, transpose, flatten, indexing.
+"""Ops that move entries around: reshape, permute (and transpose, which swaps two dims), flatten, indexing.
 
 None of them computes anything: each output entry is one input entry, moved. So the
-gradient is moved back the same way: reshaped to the input's shape, transposed by the
+gradient is moved back the same way: reshaped to the input's shape, permuted by the
 inverse permutation, or scattered into zeros at the indexed places (added up where an
 index repeats, since that entry was used several times).
 """
@@ -24,15 +24,15 @@ class Reshape(Function):
         return gy.reshape(self.x_shape)
 
 
-class Transpose(Function):
-    def __init__(self, axes):
-        self.axes = axes
+class Permute(Function):
+    def __init__(self, dims):
+        self.dims = dims
 
-    def forward(self, x):               # y = x with its axes permuted
-        return x.transpose(self.axes)
+    def forward(self, x):               # y = x with its dims permuted: y's dim i is x's dim dims[i]
+        return x.transpose(self.dims)
 
     def backward(self, gy):             # dL/dx = dL/dy permuted back, with the inverse permutation
-        return gy.transpose(np.argsort(self.axes))
+        return gy.transpose(np.argsort(self.dims))
 
 
 class GetItem(Function):
@@ -63,12 +63,32 @@ def reshape(x, *shape):
     return Reshape(checks.check_reshape(shape, x.size, x.shape))(x)
 
 
-def transpose(x, *axes):
-    """x with its axes permuted (all of them reversed when no axes are given)."""
+def permute(x, *dims):
+    """x with its dims reordered: dim i of the result is dim ``dims[i]`` of x (PyTorch's permute)."""
+    checks.check_tensor(x, "permute")
+    dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+    return Permute(checks.check_permutation(dims, x.ndim, "permute"))(x)
+
+
+def transpose(x, dim0, dim1):
+    """x with the dims ``dim0`` and ``dim1`` swapped (PyTorch's transpose; ``permute`` for any order)."""
     checks.check_tensor(x, "transpose")
-    axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-    axes = axes or tuple(reversed(range(x.ndim)))
-    return Transpose(checks.check_permutation(axes, x.ndim, "transpose"))(x)
+    dims = list(range(x.ndim))
+    a, b = checks.check_axis(dim0, x.ndim, "transpose"), checks.check_axis(dim1, x.ndim, "transpose")
+    if x.ndim:
+        dims[a], dims[b] = dims[b], dims[a]
+    return Permute(tuple(dims))(x)
+
+
+def matrix_transpose(x):
+    """``x.T``: a 2-D tensor with its two dims swapped; a 0-D or 1-D tensor as it is (as in PyTorch,
+    which no longer reverses more dims than two: use ``permute`` for those)."""
+    checks.check_tensor(x, "T")
+    if x.ndim > 2:
+        raise ValueError(f"T: a tensor of {x.ndim} dims (shape {x.shape}) has no .T; use "
+                         f"x.permute({', '.join(map(str, reversed(range(x.ndim))))}) to reverse its dims, "
+                         "or x.transpose(-2, -1) to swap the last two")
+    return Permute(tuple(reversed(range(x.ndim))))(x)
 
 
 def flatten(x, start_dim=0, end_dim=-1):
