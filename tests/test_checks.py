@@ -14,8 +14,8 @@ def t(*shape, dtype=np.float64):
 # ----- axes: out of range is an error (an IndexError as in PyTorch, a ValueError as in NumPy) -----
 
 AXIS_ERRORS = {
-    "transpose 2-D by (2, 1)": (lambda: t(2, 3).transpose(2, 1), "transpose: axis 2"),
-    "transpose 3-D by (0, 1, -4)": (lambda: t(2, 3, 4).transpose(0, 1, -4), "transpose: axis -4"),
+    "transpose 2-D dims (2, 1)": (lambda: t(2, 3).transpose(2, 1), "transpose: axis 2"),
+    "permute 3-D by (0, 1, -4)": (lambda: t(2, 3, 4).permute(0, 1, -4), "permute: axis -4"),
     "sum axis 2": (lambda: t(2, 3).sum(axis=2), "sum: axis 2"),
     "mean axis -3": (lambda: t(2, 3).mean(axis=-3), "mean: axis -3"),
     "max axes (0, 2)": (lambda: t(2, 3).max(axis=(0, 2)), "max: axis 2"),
@@ -37,8 +37,9 @@ def test_an_axis_out_of_range_is_an_error_naming_the_op_and_the_axis(name):
 
 
 @pytest.mark.parametrize("fn, error, match", [
-    (lambda: t(2, 3).transpose(0, 0), ValueError, r"transpose: axes \(0, 0\) are not a permutation"),
-    (lambda: t(2, 3, 4).transpose(0, 1), ValueError, r"transpose: axes \(0, 1\) are not a permutation"),
+    (lambda: t(2, 3).permute(0, 0), ValueError, r"permute: axes \(0, 0\) are not a permutation"),
+    (lambda: t(2, 3, 4).permute(0, 1), ValueError, r"permute: axes \(0, 1\) are not a permutation"),
+    (lambda: t(2, 3, 4).T, ValueError, r"T: a tensor of 3 dims \(shape \(2, 3, 4\)\) has no \.T; use x\.permute"),
     (lambda: t(2, 3).sum(axis=(1, -1)), ValueError, r"sum: axis \(1, -1\) names an axis twice"),
     (lambda: t(2, 3).sum(axis=1.0), TypeError, "sum: an axis must be an int, got 1.0"),
     (lambda: t(2, 3).softmax(axis=None), TypeError, "softmax: an axis must be an int, got None"),
@@ -76,7 +77,8 @@ ARRAY_INPUTS = {
     "mean": lambda: ops.mean(x4),
     "max": lambda: ops.max(x4),
     "reshape": lambda: ops.reshape(x4, -1),
-    "transpose": lambda: ops.transpose(x4),
+    "transpose": lambda: ops.transpose(x4, 0, 1),
+    "permute": lambda: ops.permute(x4, 0, 1, 2, 3),
     "flatten": lambda: ops.flatten(x4),
     "getitem": lambda: ops.getitem(x4, 0),
     "add": lambda: ops.add(x4, x4),

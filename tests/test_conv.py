@@ -74,7 +74,7 @@ def test_the_composed_version_is_im2col_then_a_matmul_that_the_engine_differenti
         node = stack.pop()
         names.add(node.name)
         stack.extend(t.grad_fn for t in node.inputs if t.grad_fn is not None)
-    assert {"Im2Col", "MatMul", "Add", "Transpose", "Reshape"} <= names and "Conv2d" not in names
+    assert {"Im2Col", "MatMul", "Add", "Permute", "Reshape"} <= names and "Conv2d" not in names
 
 
 @pytest.mark.second_gpu

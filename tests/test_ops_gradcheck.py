@@ -169,14 +169,22 @@ def test_reshape(device, shape, data):
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_transpose(device, shape, data):
+def test_permute(device, shape, data):
     x = data.draw(S.arrays(shape))
     perm = data.draw(st.permutations(range(len(shape))), label="perm")
     signed = tuple(p - len(shape) if data.draw(st.booleans()) else p for p in perm)
-    check(device, lambda t: t.transpose(*signed), [x], x.transpose(perm))
-    check(device, lambda t: t.transpose(signed), [x], x.transpose(perm))
-    check(device, lambda t: t.transpose(), [x], x.transpose())
-    check(device, lambda t: t.T, [x], x.T)
+    check(device, lambda t: t.permute(*signed), [x], x.transpose(perm))
+    check(device, lambda t: t.permute(signed), [x], x.transpose(perm))
+    check(device, lambda t: ops.permute(t, signed), [x], x.transpose(perm))
+
+
+@given(shape=S.shapes(), data=st.data())
+def test_transpose_swaps_two_dims(device, shape, data):
+    x = data.draw(S.arrays(shape))
+    dim0, dim1 = (data.draw(st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1), label=name) for name in ("dim0", "dim1"))
+    check(device, lambda t: t.transpose(dim0, dim1), [x], np.swapaxes(x, dim0, dim1) if x.ndim else x)
+    if x.ndim <= 2:
+        check(device, lambda t: t.T, [x], x.T)
 
 
 @given(shape=S.shapes(), data=st.data())
@@ -431,7 +439,8 @@ F32_CASES = {
     "max": (lambda a: a.max(), [(2, 3)], {"distinct": True}),
     "max axis": (lambda a: a.max(axis=-1, keepdims=True), [(2, 3)], {"distinct": True}),
     "reshape": (lambda a: a.reshape(3, -1), [(2, 3)], {}),
-    "transpose": (lambda a: a.transpose(2, 0, 1), [(2, 3, 4)], {}),
+    "permute": (lambda a: a.permute(2, 0, 1), [(2, 3, 4)], {}),
+    "transpose": (lambda a: a.transpose(0, -1), [(2, 3, 4)], {}),
     "flatten": (lambda a: a.flatten(1), [(2, 3, 4)], {}),
     "getitem basic": (lambda a: a[1:, ::-2], [(3, 4)], {}),
     "getitem ints": (lambda a: a[np.array([0, 0, 2])], [(3, 4)], {}),

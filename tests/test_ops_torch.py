@@ -119,10 +119,19 @@ def test_reshape(device, shape, data):
 
 
 @given(shape=S.shapes(), data=st.data())
-def test_transpose(device, shape, data):
+def test_permute(device, shape, data):
     x = data.draw(S.arrays(shape))
     perm = tuple(data.draw(st.permutations(range(len(shape))), label="perm"))
-    compare(device, lambda t: t.transpose(*perm), lambda t: t.permute(perm), [x])
+    compare(device, lambda t: t.permute(*perm), lambda t: t.permute(perm), [x])
+
+
+@given(shape=S.shapes(), data=st.data())
+def test_transpose_and_T(device, shape, data):
+    x = data.draw(S.arrays(shape))
+    dim0, dim1 = (data.draw(st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1), label=name) for name in ("dim0", "dim1"))
+    compare(device, lambda t: t.transpose(dim0, dim1), lambda t: t.transpose(dim0, dim1), [x])
+    if x.ndim == 2:     # PyTorch warns on .T of other dims (ours: 0-D and 1-D as they are, more refused)
+        compare(device, lambda t: t.T, lambda t: t.T, [x])
 
 
 @given(shape=S.shapes(), data=st.data())

@@ -7,9 +7,6 @@ PyTorch differ. PyTorch is the oracle where it is installed; every test runs on 
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor
-
-
 # ----- an index holding tuples is an advanced index, as a list would be -----
 
 @pytest.mark.parametrize("index, expected", [

@@ -20,6 +20,7 @@ from .regularization import dropout
 from .shape import flatten, getitem, matrix_transpose, permute, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to",
-           "sum", "mean", "max", "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem", "matmul", "linear",
+           "sum", "mean", "max", "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem",
+           "matmul", "linear",
            "relu", "leaky_relu", "softmax", "log_softmax", "cross_entropy", "batch_norm", "batch_norm_composed",
            "conv2d", "conv2d_composed", "max_pool2d", "dropout", "to_device"]

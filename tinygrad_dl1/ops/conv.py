@@ -89,14 +89,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
 
 
 def conv2d_composed(x, weight, bias=None, stride=1, padding=0):
-    """``conv2d`` as an Im2Col op, then reshapes, a transpose, a matmul and an add that the engine
+    """``conv2d`` as an Im2Col op, then reshapes, a permute, a matmul and an add that the engine
     differentiates: the teaching version, with the same values and gradients, more memory and time."""
     stride, padding = checks.check_conv2d(x, weight, bias, stride, padding, "conv2d_composed")
     c_out, c_in, kh, kw = weight.shape
     out_height, out_width = output_size(x.shape, (kh, kw), stride, padding)
     cols = Im2Col((kh, kw), stride, padding)(x)                                   # (N*OH*OW, kh*kw*C_in)
-    weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
+    weight_matrix = weight.permute(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)     # columns (i, j, c_in), as cols
     y = cols @ weight_matrix.T                                                    # (N*OH*OW, C_out)
     if bias is not None:
         y = y + bias
-    return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)
+    return y.reshape(x.shape[0], out_height, out_width, c_out).permute(0, 3, 1, 2)
