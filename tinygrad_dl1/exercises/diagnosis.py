@@ -128,13 +128,11 @@ def compare(name, student, reference, case="", batch_size=None, wrong_answers=()
     if student is None:
         return Row(case, name, "None", mistakes=("not an array",), verdict="wrong type",
                    hint=f"Your {name} is None: a missing return? Expected an array of shape {reference.shape}.")
-    dtype = getattr(student, "dtype", None)
-    try:
-        student = np.asarray(student, dtype=np.float64)
-    except (TypeError, ValueError):
-        return Row(case, name, type(student).__name__, verdict="wrong type", mistakes=("not an array",),
-                   hint=f"Your {name} is a {type(student).__name__}, not an array of numbers: expected a NumPy array "
-                        f"of shape {reference.shape}.")
+    refused = refuse_type(name, student, reference, case)
+    if refused:
+        return refused
+    dtype = student.dtype if isinstance(student, np.ndarray) else None
+    student = np.asarray(student, dtype=np.float64)
     shape = str(student.shape) if student.shape == reference.shape else f"{student.shape}, want {reference.shape}"
     if student.shape != reference.shape:
         row = Row(case, name, shape, verdict="wrong shape")
@@ -162,6 +160,31 @@ def compare(name, student, reference, case="", batch_size=None, wrong_answers=()
             f"of the values you return."))
     row.mistakes, row.hint = diagnose(name, student, reference, candidates, batch_size, baseline)
     return row
+
+
+def refuse_type(name, student, reference, case):
+    """A Row for an answer that is not real floating numbers (a complex, an integer or an object array, a
+    list of arrays of different shapes, ...), else None: only real floating values are compared."""
+    try:
+        dtype = np.asarray(student).dtype
+    except (TypeError, ValueError):
+        dtype = np.dtype(object)
+    if dtype.kind == "f":
+        return None
+    what = getattr(student, "what", None) or (f"an array of dtype {dtype}" if isinstance(student, np.ndarray)
+                                              else f"a {type(student).__name__}")
+    if dtype.kind == "c":
+        return Row(case, name, "complex", verdict="wrong type", mistakes=("complex",), hint=(
+            f"Your {name} is complex ({what}): the answer is real, and grading compares real floating values "
+            f"only, it does not drop an imaginary part. A complex number comes from the square root or log of a "
+            f"negative number (np.emath, np.lib.scimath, cmath) or from an FFT."))
+    if dtype.kind in "iub":
+        return Row(case, name, str(dtype), verdict="wrong type", mistakes=("not floating",), hint=(
+            f"Your {name} is {what}, not floating numbers: an array made with an integer dtype (np.zeros(shape, "
+            f"dtype=int), np.zeros_like of an integer array) or integer division (//)? Expected float64, shape "
+            f"{reference.shape}."))
+    return Row(case, name, type(student).__name__, verdict="wrong type", mistakes=("not an array",), hint=(
+        f"Your {name} is {what}, not an array of numbers: expected a NumPy array of shape {reference.shape}."))
 
 
 def diagnose(name, student, reference, candidates, batch_size, baseline):
