@@ -79,7 +79,7 @@ OPS = {
     "matmul": (lambda a, b: a @ b, [(3, 4, 5), (5, 2)]),
     "add, mul, div (broadcast)": (lambda a, b: (a + b) * a / (b * b + 1), [(4, 5), (5,)]),
     "exp, log, pow": (lambda a: (a.exp() + (a * a + 1).log()) ** 2, [(4, 5)]),
-    "sum, mean, max": (lambda a: a.sum(axis=0) + a.mean(axis=0) + a.max(axis=0), [(6, 5)]),
+    "sum, mean, max": (lambda a: a.sum(dim=0) + a.mean(dim=0) + a.amax(dim=0), [(6, 5)]),
     "getitem": (lambda a: a[np.array([0, 2, 2]), 1:4], [(4, 5)]),
     "leaky_relu": (lambda a: F.leaky_relu(a, 0.02), [(4, 5)]),
     "softmax, log_softmax": (lambda a: F.softmax(a, 1) + F.log_softmax(a, 0), [(4, 5)]),

@@ -141,7 +141,8 @@ def test_sum_mean(device, name, shape, keepdims, data):
     x = data.draw(S.arrays(shape))
     axis = data.draw(S.axes(len(shape), allow_empty=True), label="axis")
     expected = getattr(np, name)(x, axis=axis, keepdims=keepdims)
-    check(device, lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x], expected)
+    check(device, lambda t: getattr(t, name)(dim=axis, keepdim=keepdims), [x], expected)
+    check(device, lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [x], expected)   # NumPy's names
     check(device, lambda t: getattr(ops, name)(t, axis, keepdims), [x], expected)
 
 
@@ -149,12 +150,13 @@ def test_sum_mean(device, name, shape, keepdims, data):
 def test_max(device, shape, keepdims, data):
     x = data.draw(S.distinct(shape))
     axis = data.draw(S.axes(len(shape)), label="axis")
-    check(device, lambda t: t.max(axis=axis, keepdims=keepdims), [x], np.max(x, axis=axis, keepdims=keepdims))
+    check(device, lambda t: t.amax(dim=axis, keepdim=keepdims), [x], np.max(x, axis=axis, keepdims=keepdims))
+    check(device, lambda t: ops.max(t, axis=axis, keepdims=keepdims), [x], np.max(x, axis=axis, keepdims=keepdims))
 
 
 def test_max_shares_the_gradient_evenly_between_ties(device):
     t = device.tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), requires_grad=True)
-    t.max(axis=1).backward(device.array([6.0, 3.0]))
+    t.amax(dim=1).backward(device.array([6.0, 3.0]))
     np.testing.assert_array_equal(device.to_host(t.grad), [[0.0, 3.0, 3.0], [1.0, 1.0, 1.0]])
 
 
@@ -437,7 +439,8 @@ F32_CASES = {
     "mean": (lambda a: a.mean(), [(2, 3)], {}),
     "mean axis": (lambda a: a.mean(axis=1), [(2, 3)], {}),
     "max": (lambda a: a.max(), [(2, 3)], {"distinct": True}),
-    "max axis": (lambda a: a.max(axis=-1, keepdims=True), [(2, 3)], {"distinct": True}),
+    "max axis": (lambda a: a.amax(dim=-1, keepdim=True), [(2, 3)], {"distinct": True}),
+    "max dim values": (lambda a: a.max(dim=0).values, [(2, 3)], {"distinct": True}),
     "reshape": (lambda a: a.reshape(3, -1), [(2, 3)], {}),
     "permute": (lambda a: a.permute(2, 0, 1), [(2, 3, 4)], {}),
     "transpose": (lambda a: a.transpose(0, -1), [(2, 3, 4)], {}),
@@ -564,7 +567,7 @@ MUTANTS = {
     "Sub": (elementwise.Sub, _sub_no_negation,
             lambda a, b: a - b, [np.array([1.0, 2.0]), np.array([0.5, 0.25])]),
     "Max": (reduce.Max, _max_every_entry,
-            lambda a: a.max(axis=1), [np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.25]])]),
+            lambda a: a.amax(dim=1), [np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 0.25]])]),
     "Softmax": (activation.Softmax, _softmax_diagonal_only,
                 lambda a: a.softmax(), [np.array([[1.0, 2.0, 0.5]])]),
     "GetItem": (shape_ops.GetItem, _getitem_no_accumulate,

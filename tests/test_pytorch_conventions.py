@@ -7,6 +7,8 @@ PyTorch differ. PyTorch is the oracle where it is installed; every test runs on 
 import numpy as np
 import pytest
 
+from tinygrad_dl1 import Tensor
+
 # ----- an index holding tuples is an advanced index, as a list would be -----
 
 @pytest.mark.parametrize("index, expected", [
@@ -45,3 +47,38 @@ def test_transpose_of_a_matrix_swaps_its_dims(device):
     np.testing.assert_array_equal(device.tensor(np.zeros((2, 3, 4))).permute(1, 2, 0).shape, (3, 4, 2))
     with pytest.raises(TypeError):
         device.tensor(np.zeros((2, 3, 4))).transpose(2, 0, 1)      # three dims: that is permute
+
+
+# ----- reductions and softmaxes take PyTorch's dim / keepdim (NumPy's axis / keepdims as aliases) -----
+
+def test_reductions_take_dim_and_keepdim(device):
+    x = np.arange(6.0).reshape(2, 3)
+    t = device.tensor(x)
+    np.testing.assert_array_equal(t.sum(dim=1, keepdim=True).numpy(), x.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(t.sum(1, True).numpy(), x.sum(axis=1, keepdims=True))
+    np.testing.assert_array_equal(t.mean(dim=(0, 1)).numpy(), x.mean())
+    np.testing.assert_array_equal(t.sum(axis=0, keepdims=True).numpy(), x.sum(axis=0, keepdims=True))
+    np.testing.assert_array_equal(t.amax(dim=0).numpy(), x.max(axis=0))
+    np.testing.assert_array_equal(t.softmax(dim=0).numpy(), t.softmax(axis=0).numpy())
+    np.testing.assert_array_equal(t.log_softmax(dim=0).numpy(), t.log_softmax(axis=0).numpy())
+    np.testing.assert_array_equal(t.argmax(dim=1, keepdim=True).numpy(), [[2], [2]])
+
+
+def test_max_along_a_dim_gives_values_and_indices_as_in_pytorch(device):
+    t = device.tensor(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 1.0]]), requires_grad=True)
+    values, indices = t.max(dim=1)
+    np.testing.assert_array_equal(values.numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    assert t.max(1, keepdim=True).values.shape == (2, 1) and t.max(1, keepdim=True).indices.shape == (2, 1)
+    assert t.max().shape == ()
+    values.sum().backward()
+    np.testing.assert_array_equal(device.to_host(t.grad), [[0, 1, 0], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: t.sum(dim=1, axis=1), lambda t: t.mean(keepdim=True, keepdims=True),
+    lambda t: t.softmax(dim=0, axis=0), lambda t: t.max(dim=0, axis=0), lambda t: t.argmax(dim=0, axis=0),
+])
+def test_a_name_and_its_alias_together_are_refused(call):
+    with pytest.raises(TypeError, match="alias"):
+        call(Tensor(np.ones((2, 3))))

@@ -197,9 +197,18 @@ class Tensor:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
 
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    # reductions take PyTorch's dim / keepdim, and NumPy's axis / keepdims as aliases
+    def sum(self, dim=None, keepdim=False, **aliases): return _ops.sum(self, dim, keepdim, **aliases)
+    def mean(self, dim=None, keepdim=False, **aliases): return _ops.mean(self, dim, keepdim, **aliases)
+    def amax(self, dim=None, keepdim=False, **aliases): return _ops.max(self, dim, keepdim, **aliases)
+
+    def max(self, dim=None, keepdim=False, **aliases):
+        """The largest entry; with a ``dim``, as in PyTorch, the pair (values, indices) along it."""
+        dim, keepdim = _ops.dim_arguments("max", dim, keepdim, aliases.pop("axis", None), aliases.pop("keepdims", None))
+        if aliases:
+            raise TypeError(f"max() got an unexpected keyword argument {next(iter(aliases))!r}")
+        return _ops.max(self, keepdim=keepdim) if dim is None else _ops.max_along(self, dim, keepdim)
+
     def reshape(self, *shape): return _ops.reshape(self, *shape)
     def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return _ops.permute(self, *dims)
@@ -208,13 +217,9 @@ class Tensor:
     def log(self): return _ops.log(self)
     def relu(self): return _ops.relu(self)
     def leaky_relu(self, negative_slope=0.01): return _ops.leaky_relu(self, negative_slope)
-    def softmax(self, axis=-1): return _ops.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
-
-    def argmax(self, axis=None):
-        """The indices of the maxima, a tensor outside the graph."""
-        with backend.device_scope(self.data):       # on a GPU: run on the GPU that holds the data
-            return Tensor(self.data.argmax(axis=axis))
+    def softmax(self, dim=-1, **aliases): return _ops.softmax(self, dim, **aliases)
+    def log_softmax(self, dim=-1, **aliases): return _ops.log_softmax(self, dim, **aliases)
+    def argmax(self, dim=None, keepdim=False, **aliases): return _ops.argmax(self, dim, keepdim, **aliases)
 
 
 def _checked_grad(fn, i, x, g):

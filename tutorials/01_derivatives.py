@@ -199,7 +199,7 @@ print(inspect.getsource(numerical_gradient))
 rng = np.random.default_rng(0)
 a = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
 w = Tensor(rng.standard_normal((3, 5)), requires_grad=True)
-ok = gradcheck(lambda a, w: (a @ w).leaky_relu(0.02).log_softmax(axis=1), [a, w])
+ok = gradcheck(lambda a, w: (a @ w).leaky_relu(0.02).log_softmax(dim=1), [a, w])
 print("gradcheck:", ok)
 assert ok is True, "gradcheck should pass on the library's own ops"
 

@@ -170,7 +170,7 @@ Z = rng.standard_normal((B, C))
 Rs = rng.standard_normal((B, C))
 P = softmax(Z)
 Zt = Tensor(Z, requires_grad=True)
-Zt.softmax(axis=1).backward(Rs)
+Zt.softmax(dim=1).backward(Rs)
 check("softmax dz = p (dp - dp.p)", P * (Rs - (Rs * P).sum(axis=1, keepdims=True)),
       numerical_gradient(lambda Z: float((Rs * softmax(Z)).sum()), Z), Zt.grad)
 

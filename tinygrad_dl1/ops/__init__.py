@@ -15,12 +15,13 @@ from .loss import cross_entropy
 from .normalization import batch_norm, batch_norm_composed
 from .pool import max_pool2d
 from .products import linear, matmul
-from .reduce import max, mean, sum
+from .reduce import MaxResult, argmax, dim_arguments, max, max_along, mean, sum
 from .regularization import dropout
 from .shape import flatten, getitem, matrix_transpose, permute, reshape, transpose
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to",
-           "sum", "mean", "max", "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem",
+           "sum", "mean", "max", "max_along", "argmax", "MaxResult", "dim_arguments",
+           "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem",
            "matmul", "linear",
            "relu", "leaky_relu", "softmax", "log_softmax", "cross_entropy", "batch_norm", "batch_norm_composed",
            "conv2d", "conv2d_composed", "max_pool2d", "dropout", "to_device"]

@@ -77,11 +77,20 @@ def leaky_relu(x, negative_slope=0.01):
     return LeakyReLU(float(negative_slope))(x)   # a NumPy float64 slope would upcast float32
 
 
-def softmax(x, axis=-1):
+def _softmax_dim(op, dim, axis, ndim):
+    """softmax's dim (PyTorch's name), or its alias axis, checked."""
+    if axis is not None:
+        if dim != -1:
+            raise TypeError(f"{op}: got both dim={dim!r} and its alias axis={axis!r}; pass one")
+        dim = axis
+    return checks.check_axis(dim, ndim, op)
+
+
+def softmax(x, dim=-1, *, axis=None):
     checks.check_tensor(x, "softmax")
-    return Softmax(checks.check_axis(axis, x.ndim, "softmax"))(x)
+    return Softmax(_softmax_dim("softmax", dim, axis, x.ndim))(x)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, dim=-1, *, axis=None):
     checks.check_tensor(x, "log_softmax")
-    return LogSoftmax(checks.check_axis(axis, x.ndim, "log_softmax"))(x)
+    return LogSoftmax(_softmax_dim("log_softmax", dim, axis, x.ndim))(x)

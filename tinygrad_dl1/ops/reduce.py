@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max over an axis, a tuple of axes, or everything.
+"""Reductions: sum, mean, max over a dim, a tuple of dims, or everything.
 
     y = sum_i x_i      dy/dx_i = 1
     y = mean_i x_i     dy/dx_i = 1 / n
@@ -8,9 +8,18 @@ Each output entry gathers the entries of x along the reduced axes, so the gradie
 of the output is spread back over those axes: ``expand_back`` puts the reduced axes
 back (as size 1 when keepdims was False) and broadcasts. A tie in max shares the
 gradient evenly between the maxima, as PyTorch's amax does.
+
+The arguments are PyTorch's, ``dim`` and ``keepdim``; NumPy's ``axis`` and ``keepdims`` are
+accepted as aliases (PyTorch accepts them too).
 """
+import collections
+
 from .. import backend, checks
 from ..function import Function
+from ..tensor import Tensor
+
+# what x.max(dim) returns, as in PyTorch: the maxima and where they are
+MaxResult = collections.namedtuple("max", ["values", "indices"])
 
 
 def expand_back(gy, shape, axes, keepdims):
@@ -62,18 +71,56 @@ class Max(Function):
         return self.is_max * (expand_back(gy, self.shape, self.axes, self.keepdims) / count).astype(gy.dtype)
 
 
-def sum(x, axis=None, keepdims=False):
+def dim_arguments(op, dim, keepdim, axis, keepdims):
+    """(dim, keepdim) from PyTorch's names or NumPy's aliases ``axis`` / ``keepdims``; a TypeError for both."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: got both dim={dim!r} and its alias axis={axis!r}; pass one")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{op}: got both keepdim and its alias keepdims; pass one")
+        keepdim = keepdims
+    return dim, bool(keepdim)
+
+
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     checks.check_tensor(x, "sum")
-    return Sum(checks.check_axes(axis, x.ndim, "sum"), keepdims)(x)
+    dim, keepdim = dim_arguments("sum", dim, keepdim, axis, keepdims)
+    return Sum(checks.check_axes(dim, x.ndim, "sum"), keepdim)(x)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     checks.check_tensor(x, "mean")
-    return Mean(checks.check_axes(axis, x.ndim, "mean"), keepdims)(x)
+    dim, keepdim = dim_arguments("mean", dim, keepdim, axis, keepdims)
+    return Mean(checks.check_axes(dim, x.ndim, "mean"), keepdim)(x)
 
 
-def max(x, axis=None, keepdims=False):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The maxima over ``dim`` (an int, a tuple, or None for all): PyTorch's amax."""
     checks.check_tensor(x, "max")
-    axes = checks.check_axes(axis, x.ndim, "max")
+    dim, keepdim = dim_arguments("max", dim, keepdim, axis, keepdims)
+    axes = checks.check_axes(dim, x.ndim, "max")
     checks.check_reducible(x, axes, "max")
-    return Max(axes, keepdims)(x)
+    return Max(axes, keepdim)(x)
+
+
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The indices of the maxima along ``dim`` (of the flattened tensor for None), outside the graph."""
+    checks.check_tensor(x, "argmax")
+    dim, keepdim = dim_arguments("argmax", dim, keepdim, axis, keepdims)
+    if dim is not None:
+        dim = checks.check_axis(dim, x.ndim, "argmax") if x.ndim else None
+    checks.check_reducible(x, tuple(range(x.ndim)) if dim is None else (dim,), "argmax")
+    with backend.device_scope(x.data):       # on a GPU: run on the GPU that holds the data
+        index = x.data.argmax(axis=dim)
+        if keepdim:                          # the reduced dims back, as size 1
+            index = index.reshape([1 if dim is None or i == dim else n for i, n in enumerate(x.shape)])
+        return Tensor(index)
+
+
+def max_along(x, dim, keepdim=False):
+    """``x.max(dim)`` as in PyTorch: (values, indices) along one dim; the values in the graph."""
+    if not checks.is_int(dim):
+        raise TypeError(f"max: dim must be an int when the indices come too, got {dim!r} (amax takes a tuple)")
+    return MaxResult(max(x, dim, keepdim), argmax(x, dim, keepdim))
