@@ -82,3 +82,77 @@ def test_max_along_a_dim_gives_values_and_indices_as_in_pytorch(device):
 def test_a_name_and_its_alias_together_are_refused(call):
     with pytest.raises(TypeError, match="alias"):
         call(Tensor(np.ones((2, 3))))
+
+
+# ----- integer tensors become float32 where PyTorch's do -----
+
+try:
+    import torch
+except ImportError:      # the expected dtypes below are PyTorch's; with it installed they are checked against it
+    torch = None
+
+PROMOTIONS = {   # name -> (expression on a tensor library, our expected dtype)
+    "int + 0.5": (lambda T: T([1, 2]) + 0.5, "float32"),
+    "0.5 - int": (lambda T: 0.5 - T([1, 2]), "float32"),
+    "int / int": (lambda T: T([1, 3]) / T([2, 2]), "float32"),
+    "int / 2": (lambda T: T([1, 3]) / 2, "float32"),
+    "exp(int)": (lambda T: T([1, 2]).exp(), "float32"),
+    "log(int)": (lambda T: T([1, 2]).log(), "float32"),
+    "0.7 ** int": (lambda T: 0.7 ** T([1, 2]), "float32"),
+    "int ** 0.5": (lambda T: T([1, 4]) ** 0.5, "float32"),
+    "2 ** int": (lambda T: 2 ** T([1, 2]), "int64"),
+    "int ** 2": (lambda T: T([1, 2]) ** 2, "int64"),
+    "int * 3": (lambda T: T([1, 2]) * 3, "int64"),
+    "bool + 0.5": (lambda T: T([True, False]) + 0.5, "float32"),
+    "int64 + float32": (lambda T: T([1, 2]) + T([0.5, 1.5]), "float32"),
+    "float32 * int64": (lambda T: T([0.5, 1.5]) * T([1, 2]), "float32"),
+    "int32 + int64": (lambda T: T([1, 2]).int() + T([1, 2]), "int64"),
+    "int64 + float64": (lambda T: T([1, 2]) + T([0.5, 1.5]).double(), "float64"),
+    "int + 0.5 as a Tensor(0-d)": (lambda T: T(1) + 0.5, "float32"),
+}
+
+
+@pytest.mark.parametrize("name", PROMOTIONS)
+def test_integer_tensors_promote_as_in_pytorch(device, name):
+    fn, expected = PROMOTIONS[name]
+    ours = fn(device.tensor)
+    assert ours.dtype == np.dtype(expected), f"{name}: {ours.dtype}, expected {expected}"
+    if torch is not None:
+        theirs = fn(torch.tensor)
+        assert str(theirs.dtype) == f"torch.{expected}", f"{name}: PyTorch gives {theirs.dtype}"
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_a_gradient_flows_through_a_float_meeting_an_integer(device):
+    w = device.tensor([0.5, 1.5], requires_grad=True)
+    (w * device.tensor([2, 3])).sum().backward()
+    assert w.grad.dtype == np.float32
+    np.testing.assert_array_equal(device.to_host(w.grad), [2.0, 3.0])
+
+
+@pytest.mark.parametrize("op", ["mean", "softmax", "log_softmax"])
+def test_ops_pytorch_refuses_on_integers_are_refused(op):
+    with pytest.raises(TypeError, match=rf"{op}: input must be floating point .*got dtype int64"):
+        getattr(Tensor([1, 2]), op)()
+
+
+def test_casts_carry_the_gradient_back(device):
+    x = device.tensor([0.5, 1.5], requires_grad=True)
+    y = x.double()
+    assert y.dtype == np.float64 and x.to(np.float64).dtype == np.float64 and x.to(dtype="float16").dtype == np.float16
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(device.to_host(x.grad), [1.0, 3.0])
+    assert x.float() is x and x.long().dtype == np.int64 and x.bool().dtype == np.bool_
+
+
+# ----- non-numeric data is refused, naming its dtype -----
+
+@pytest.mark.parametrize("make", [
+    lambda: Tensor(["a", "b"]), lambda: Tensor(np.array(["a", "b"])), lambda: Tensor(np.array([b"a"])),
+    lambda: Tensor(np.array(["2026-01-01"], dtype="datetime64[D]")), lambda: Tensor([1, 2], dtype=str),
+    lambda: Tensor(np.array([1, 2]), dtype="U3"),
+])
+def test_non_numeric_data_is_refused_naming_its_dtype(make):
+    with pytest.raises(TypeError, match=r"cannot make a Tensor of (data of )?dtype \S+ \(kind '[USMO]'\)"):
+        make()

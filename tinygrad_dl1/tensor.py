@@ -16,11 +16,25 @@ from .grad_mode import is_anomaly_enabled
 DEFAULT_FLOAT = np.dtype(np.float32)
 
 
+NUMERIC_KINDS = {"b": "bool", "i": "signed integer", "u": "unsigned integer", "f": "floating point",
+                 "c": "complex"}
+
+
 def _as_dtype(dtype):
     try:
-        return np.dtype(dtype)
+        dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"unknown dtype {dtype!r}") from None
+    return _numeric(dtype)
+
+
+def _numeric(dtype, what="dtype"):
+    """``dtype`` if a tensor can hold it (booleans and numbers); a TypeError naming it otherwise
+    (NumPy would hold strings, where ``+ 1`` concatenates, dates or Python objects)."""
+    if dtype.kind not in NUMERIC_KINDS:
+        raise TypeError(f"cannot make a Tensor of {what} {dtype} (kind {dtype.kind!r}): a tensor holds "
+                        "booleans, integers or floating-point numbers")
+    return dtype
 
 
 def _tensor_data(data, dtype, device):
@@ -28,6 +42,7 @@ def _tensor_data(data, dtype, device):
     if isinstance(data, Tensor):
         data = data.data
     if backend.is_array(data):
+        _numeric(data.dtype, "data of dtype")
         if dtype is not None:
             with backend.device_scope(data):        # on a GPU: cast on the GPU that holds data
                 data = data.astype(dtype, copy=False)
@@ -41,6 +56,7 @@ def _tensor_data(data, dtype, device):
         array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, as in PyTorch
     if array.dtype == object:
         raise TypeError(f"cannot make a Tensor from ragged or mixed data of type {type(data).__name__}")
+    _numeric(array.dtype, "data of dtype")
     return backend.to_device(array, device or "cpu")
 
 
@@ -104,11 +120,24 @@ class Tensor:
         """The same data, cut from the graph."""
         return Tensor(self.data)
 
-    def to(self, device):
-        """This tensor on ``device`` ('cpu', 'cuda', 'cuda:N'); gradients flow back."""
-        if backend.parse_device(device) == self.device:
-            return self
-        return _ops.to_device(self, device)
+    def to(self, *args, device=None, dtype=None):
+        """This tensor on ``device`` ('cpu', 'cuda', 'cuda:N') and/or in ``dtype``, as PyTorch's
+        ``x.to("cuda")``, ``x.to(np.float64)``, ``x.to("cuda", "float32")``; gradients flow back."""
+        for arg in args:                             # a device name, else a dtype
+            if isinstance(arg, str) and (arg == "cpu" or arg.startswith("cuda")):
+                device = arg
+            else:
+                dtype = arg
+        out = self if dtype is None else _ops.cast(self, _as_dtype(dtype))
+        if device is None or backend.parse_device(device) == out.device:
+            return out
+        return _ops.to_device(out, device)
+
+    def float(self): return _ops.cast(self, np.float32)
+    def double(self): return _ops.cast(self, np.float64)
+    def long(self): return _ops.cast(self, np.int64)
+    def int(self): return _ops.cast(self, np.int32)
+    def bool(self): return _ops.cast(self, np.bool_)
 
     # ----- backward -----
     def backward(self, grad=None, retain_graph=False):

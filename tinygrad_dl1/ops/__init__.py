@@ -10,7 +10,7 @@ an input that needs no gradient.
 from .activation import leaky_relu, log_softmax, relu, softmax
 from .conv import conv2d, conv2d_composed
 from .device import to_device
-from .elementwise import add, compare, div, exp, log, mul, neg, pow, rpow, sub, sum_to
+from .elementwise import add, cast, compare, div, exp, log, mul, neg, pow, rpow, sub, sum_to
 from .loss import cross_entropy
 from .normalization import batch_norm, batch_norm_composed
 from .pool import max_pool2d
@@ -19,7 +19,7 @@ from .reduce import MaxResult, argmax, dim_arguments, max, max_along, mean, sum
 from .regularization import dropout
 from .shape import flatten, getitem, matrix_transpose, permute, reshape, transpose
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to",
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to", "cast",
            "sum", "mean", "max", "max_along", "argmax", "MaxResult", "dim_arguments",
            "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem",
            "matmul", "linear",

@@ -88,9 +88,11 @@ def _softmax_dim(op, dim, axis, ndim):
 
 def softmax(x, dim=-1, *, axis=None):
     checks.check_tensor(x, "softmax")
+    checks.check_floating(x, "softmax", "as in PyTorch; x.float().softmax(dim) for an integer x")
     return Softmax(_softmax_dim("softmax", dim, axis, x.ndim))(x)
 
 
 def log_softmax(x, dim=-1, *, axis=None):
     checks.check_tensor(x, "log_softmax")
+    checks.check_floating(x, "log_softmax", "as in PyTorch; x.float().log_softmax(dim) for an integer x")
     return LogSoftmax(_softmax_dim("log_softmax", dim, axis, x.ndim))(x)

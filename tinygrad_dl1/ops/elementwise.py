@@ -12,16 +12,22 @@ local derivative written beside it:
     y = c^x      dy/dx = c^x ln(c) = y ln(c)
     y = e^x      dy/dx = e^x = y
     y = ln(x)    dy/dx = 1 / x
+    y = x cast to another dtype    dL/dx = dL/dy cast back
 
 Binary ops broadcast as NumPy does: an input of shape (3,) added to one of shape
 (2, 3) is used by both rows, so its gradient is the sum of both rows' gradients
 (``sum_to``). Forward saves an array only when a gradient that needs it is wanted.
+
+Dtypes follow PyTorch's promotion, not NumPy's: an integer (or boolean) tensor meets a
+float as that float's dtype (``int64 + float32`` is float32, ``int + 0.5`` float32), and the
+ops whose results are not integers (``/``, exp, log, a float power, a float base) make it
+float32 first, PyTorch's default (NumPy would give float64).
 """
 import numpy as np
 
 from .. import backend, checks
 from ..function import Function
-from ..tensor import Tensor
+from ..tensor import DEFAULT_FLOAT, Tensor
 
 
 def sum_to(g, shape):
@@ -139,6 +145,50 @@ class Log(Function):
         return gy / self.x
 
 
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):               # y = x in another dtype
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):             # dL/dx = dL/dy in x's dtype
+        return gy.astype(self.x_dtype)
+
+
+def cast(x, dtype):
+    """x as ``dtype`` (``x.float()``, ``x.double()``, ``x.to(dtype)``); gradients flow back in x's dtype."""
+    checks.check_tensor(x, "cast")
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+def as_floating(x):
+    """x, or an integer or boolean x as float32 (PyTorch's default float), for the ops whose
+    results are not integers. An integer tensor never requires grad, so no graph is needed."""
+    if x.dtype.kind in "biu":
+        with backend.device_scope(x.data):
+            return Tensor(x.data.astype(DEFAULT_FLOAT))
+    return x
+
+
+def promoted(a, b, op):
+    """(a, b) in the dtypes PyTorch computes ``a op b`` in: an integer or boolean operand beside a
+    floating one becomes the floating one's dtype (NumPy would make int64 + float32 float64);
+    ``/`` of two integers is float32."""
+    a_float, b_float = a.dtype.kind == "f", b.dtype.kind == "f"
+    if a_float and not b_float:
+        return a, cast(b, a.dtype)
+    if b_float and not a_float:
+        return cast(a, b.dtype), b
+    if op == "div" and not a_float:
+        return as_floating(a), as_floating(b)
+    return a, b
+
+
 def operand_as_tensor(x, like, op):
     """The operand ``x`` (a Tensor, an array or a Python number) as a Tensor beside the Tensor ``like``:
     a number takes ``like``'s floating dtype (so ``0.5 * t`` keeps a float32 ``t`` float32)."""
@@ -146,7 +196,7 @@ def operand_as_tensor(x, like, op):
         checks.check_operand(x, op)
         if not backend.is_array(x):     # a number: an array on like's device
             floating = like.dtype.kind == "f" or isinstance(x, (float, np.floating))
-            dtype = like.dtype if like.dtype.kind == "f" else (None if floating else like.dtype)
+            dtype = like.dtype if like.dtype.kind == "f" else (DEFAULT_FLOAT if floating else like.dtype)
             with backend.device_scope(like.data):
                 return Tensor(backend.array_module(like.data).asarray(x, dtype=dtype))
         x = Tensor(x)
@@ -163,7 +213,7 @@ def operands_as_tensors(a, b, op):
 def apply_binary(function, a, b, op):
     """``function(a, b)`` for a binary Function, with either operand maybe a number or an array,
     and an error naming both shapes when they do not broadcast."""
-    a, b = operands_as_tensors(a, b, op)
+    a, b = promoted(*operands_as_tensors(a, b, op), op)
     try:
         return function(a, b)
     except ValueError:
@@ -200,22 +250,24 @@ def pow(x, p):
     """x ** p for a scalar exponent p."""
     checks.check_tensor(x, "pow")
     checks.check_exponent(p)
-    return Pow(_python_number(p))(x)
+    p = _python_number(p)
+    return Pow(p)(as_floating(x) if isinstance(p, float) else x)   # int ** 0.5 is float32, int ** 2 an int
 
 
 def rpow(c, x):
     """c ** x for a positive scalar base c."""
     checks.check_tensor(x, "pow", "exponent")
     checks.check_base(c)
-    return RPow(_python_number(c))(x)
+    c = _python_number(c)
+    return RPow(c)(as_floating(x) if isinstance(c, float) else x)   # 0.7 ** int is float32, 2 ** int an int
 
 
 def exp(x):
-    return Exp()(checks.check_tensor(x, "exp"))
+    return Exp()(as_floating(checks.check_tensor(x, "exp")))
 
 
 def log(x):
-    return Log()(checks.check_tensor(x, "log"))
+    return Log()(as_floating(checks.check_tensor(x, "log")))
 
 
 def compare(name, a, b):

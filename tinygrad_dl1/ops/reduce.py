@@ -92,6 +92,7 @@ def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     checks.check_tensor(x, "mean")
+    checks.check_floating(x, "mean", "as in PyTorch; x.float().mean() for an integer x")
     dim, keepdim = dim_arguments("mean", dim, keepdim, axis, keepdims)
     return Mean(checks.check_axes(dim, x.ndim, "mean"), keepdim)(x)
 
