@@ -5,8 +5,8 @@ strict CuPy stand-in (tests/fake_cupy.py), without a GPU:
 - the better MLP (1000-500-200-50, batch norm, dropout 0.2, Adam),
 - the ConvNet (Adam),
 
-with the fused kernels (tinygrad_dl1/kernels.py) and with the generic path (each kernel's twin as
-separate array ops, as before the kernels). On a GPU each launch costs the CPU some microseconds
+with the fast paths (tinygrad_dl1/fast_paths/: fused kernels) and with the plain ops
+(``plain_ops()``: each op's readable code, as separate array ops). On a GPU each launch costs the CPU some microseconds
 whatever the array's size, so a step of small arrays is as slow as its launches are many. The counts
 do not depend on the batch size, so the batches here are small.
 
@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))   # the stand-in
-from tinygrad_dl1 import Tensor, backend, kernels, manual_seed, models, optim  # noqa: E402
+from tinygrad_dl1 import Tensor, backend, manual_seed, models, optim, plain_ops  # noqa: E402
 from tinygrad_dl1.nn import functional as F  # noqa: E402
 
 from fake_cupy import FakeCupy  # noqa: E402
@@ -34,7 +34,7 @@ MODELS = {   # name -> (make the model and its optimizer, the shape of one input
 BATCH = 4
 
 
-def count_step(name, fused=True):
+def count_step(name, fast=True):
     """The stand-in's Counts of the second training step of model ``name`` (the first makes the optimizer's state)."""
     fake = FakeCupy()
     previous = backend.use_gpu_library(fake, fake.cupyx)
@@ -54,7 +54,7 @@ def count_step(name, fused=True):
             loss.backward()
             optimizer.step()
 
-        with contextlib.nullcontext() if fused else kernels.generic():
+        with contextlib.nullcontext() if fast else plain_ops():
             step()
             with fake.counting() as counts:
                 step()
@@ -66,10 +66,10 @@ def count_step(name, fused=True):
 def main():
     show_sites = "--sites" in sys.argv
     print(f"per training step, counted by the CuPy stand-in (tests/fake_cupy.py), batch {BATCH}")
-    print(f"{'model':<40} {'launches':>9} {'(generic)':>10} {'syncs':>6}")
+    print(f"{'model':<40} {'launches':>9} {'(plain)':>10} {'syncs':>6} {'(plain)':>8}")
     for name in MODELS:
-        fused, generic = count_step(name), count_step(name, fused=False)
-        print(f"{name:<40} {fused.launches:>9} {generic.launches:>10} {fused.syncs:>6}")
+        fused, plain = count_step(name), count_step(name, fast=False)
+        print(f"{name:<40} {fused.launches:>9} {plain.launches:>10} {fused.syncs:>6} {plain.syncs:>8}")
         if show_sites:
             for site, n in fused.launch_sites.most_common():
                 print(f"    {n:>5}  {site}")

@@ -19,6 +19,8 @@ The test makes its tensors with ``device.tensor(...)`` (or ``device.array(...)``
 A test marked ``second_gpu`` gets GPU 1 instead of GPU 0 (where there is one): CuPy runs kernels on
 the current device, GPU 0 unless told, so only there do the library's missing device scopes show.
 
+A test that also takes ``implementation`` runs with the fast paths and with the plain ops (see below).
+
 Tests marked ``slow`` (the tutorials in full on the real CIFAR-10) run only with ``pytest --run-slow``.
 """
 import contextlib
@@ -28,7 +30,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tinygrad_dl1 import Tensor, backend
+from tinygrad_dl1 import Tensor, backend, plain_ops
 
 from fake_cupy import FakeCupy
 
@@ -122,6 +124,14 @@ def device(request):
                 yield Device("cuda", f"cuda:{min(index, count - 1)}")
         finally:
             backend.use_gpu_library(*previous)
+
+
+@pytest.fixture(params=["fast paths", "plain ops"])
+def implementation(request):
+    """Runs a test twice: with the fast paths (the default, tinygrad_dl1/fast_paths/) and inside
+    ``plain_ops()``, where each op runs its own readable code: both are checked the same way."""
+    with contextlib.nullcontext() if request.param == "fast paths" else plain_ops():
+        yield request.param
 
 
 @contextlib.contextmanager

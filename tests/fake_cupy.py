@@ -38,7 +38,7 @@ What it counts (``fake.counts()``, ``fake.reset_counts()``, ``with fake.counting
 ``with fake.forbid_syncs():`` makes any sync raise at the line that made it.
 
 Fused kernels: ``ElementwiseKernel``, ``RawKernel``, ``ReductionKernel`` and ``RawModule`` compile CUDA C,
-which cannot run here, so they are left out; ``tinygrad_dl1.kernels`` calls the test-only hook
+which cannot run here, so they are left out; ``tinygrad_dl1.fast_paths.kernel`` calls the test-only hook
 ``run_kernel(name, twin, *args)`` instead, which runs a kernel's NumPy twin on the arrays' data and
 counts one launch (``kernel:NAME``). Also left out: ``ufunc.at`` (use ``cupyx.scatter_add``), pickling
 arrays, ``ndarray.shape`` assignment, the ``cupyx`` submodules (``cupyx.jit``, ``cupyx.scipy``).
@@ -631,14 +631,14 @@ class FakeCupy:
             return decorate(args[0])
         return decorate
 
-    def run_kernel(self, name, twin, *args):
-        """Test-only hook for ``tinygrad_dl1.kernels``: a fused kernel's CUDA code cannot run here, so
-        run its NumPy ``twin`` on the arrays' data instead and count one launch (``kernel:NAME``), as
+    def run_kernel(self, name, cpu, *args):
+        """Test-only hook for ``tinygrad_dl1.fast_paths.kernel``: a fused kernel's CUDA code cannot run here, so
+        run its NumPy version ``cpu`` on the arrays' data instead and count one launch (``kernel:NAME``), as
         the compiled kernel makes. Outputs given are written in place; new ones come back C-contiguous."""
         inputs = []
         data = [self._operand(a, inputs) for a in args]     # fake arrays or scalars; NumPy arrays raise
         self._launch(f"kernel:{name}", inputs)              # every array on the current device
-        result = twin(*data)
+        result = cpu(*data)
 
         def wrap(r):
             for a in inputs:

@@ -46,7 +46,7 @@ def grads(device, fn, x, gamma, beta, seed=1, **kwargs):
 
 @pytest.mark.parametrize("shape", [(50, 6), (4, 3, 5, 6), (8, 2, 7)])
 @pytest.mark.parametrize("training", [True, False])
-def test_the_op_and_the_composed_version_give_the_same_outputs_and_gradients(device, shape, training):
+def test_the_op_and_the_composed_version_give_the_same_outputs_and_gradients(implementation, device, shape, training):
     x, gamma, beta, (rm, rv) = random_case(device, shape)
     stats = [(rm.copy(), rv.copy()) for _ in BOTH]
     results = [grads(device, fn, x, gamma, beta, running_mean=m, running_var=v, training=training)
@@ -59,7 +59,7 @@ def test_the_op_and_the_composed_version_give_the_same_outputs_and_gradients(dev
 
 @pytest.mark.parametrize("fn", BOTH)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_both_pass_gradcheck_on_the_assignments_case(device, fn, seed):
+def test_both_pass_gradcheck_on_the_assignments_case(implementation, device, fn, seed):
     if seed != 1 and not device.is_cpu:
         pytest.skip("off the CPU one seed (the smallest case) is enough: the seeds vary the shape, not the "
                     "code path, and each entry of x is checked (time)")
@@ -70,7 +70,7 @@ def test_both_pass_gradcheck_on_the_assignments_case(device, fn, seed):
 
 @pytest.mark.parametrize("fn", BOTH)
 @pytest.mark.parametrize("training", [True, False])
-def test_both_pass_gradcheck_on_a_small_4d_input(device, fn, training):
+def test_both_pass_gradcheck_on_a_small_4d_input(implementation, device, fn, training):
     x, gamma, beta, (rm, rv) = random_case(device, (3, 2, 4, 3))
     assert gradcheck(lambda *a: fn(*a, running_mean=rm.copy(), running_var=rv.copy(), training=training),
                      [x, gamma, beta])
@@ -117,7 +117,7 @@ def test_training_output_has_zero_mean_and_unit_variance_per_feature(device, fn,
 
 
 @pytest.mark.parametrize("fn", BOTH)
-def test_training_updates_running_statistics_with_momentum_and_unbiased_variance(device, fn):
+def test_training_updates_running_statistics_with_momentum_and_unbiased_variance(implementation, device, fn):
     x, gamma, beta, _ = random_case(device, (30, 4, 2, 3))
     rm, rv = device.array(np.zeros(4, np.float32)), device.array(np.ones(4, np.float32))
     for _ in range(2):
@@ -182,7 +182,7 @@ def test_clear_errors(device, fn):
 
 @pytest.mark.parametrize("fn", BOTH)
 @pytest.mark.parametrize("shape", [(16, 5), (4, 3, 5, 5)])
-def test_matches_pytorch_in_training_and_eval(device, fn, shape):
+def test_matches_pytorch_in_training_and_eval(implementation, device, fn, shape):
     torch = pytest.importorskip("torch")
     x, gamma, beta, (rm, rv) = random_case(device, shape, dtype=np.float32)
     trm, trv = torch.tensor(device.to_host(rm)), torch.tensor(device.to_host(rv))

@@ -43,7 +43,7 @@ def out_shape(x_shape, w_shape, stride, padding):
 @pytest.mark.parametrize("conv", BOTH)
 @settings(max_examples=40, deadline=None)
 @given(conv_cases())
-def test_gradcheck(device, conv, case):
+def test_gradcheck(implementation, device, conv, case):
     x_shape, w_shape, bias, stride, padding, seed = case
     x, w, b = arrays(x_shape, w_shape, bias, seed)
     inputs = [device.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
@@ -78,7 +78,7 @@ def test_the_composed_version_is_im2col_then_a_matmul_that_the_engine_differenti
 
 
 @pytest.mark.second_gpu
-def test_gradcheck_of_two_convs_in_a_row(device):
+def test_gradcheck_of_two_convs_in_a_row(implementation, device):
     # the second conv reads the first one's output as it comes (an NCHW view of channels-last memory)
     rng = np.random.default_rng(1)
     x = device.tensor(rng.standard_normal((2, 2, 6, 5)), requires_grad=True)
@@ -109,7 +109,7 @@ def ours_conv(device, x, w, b, stride, padding, gy, conv=conv2d):
 @pytest.mark.parametrize("conv", BOTH)
 @settings(max_examples=30, deadline=None)
 @given(conv_cases())
-def test_matches_pytorch(device, conv, case):
+def test_matches_pytorch(implementation, device, conv, case):
     x_shape, w_shape, bias, stride, padding, seed = case
     x, w, b = arrays(x_shape, w_shape, bias, seed)
     gy = np.random.default_rng(seed + 1).standard_normal(out_shape(x_shape, w_shape, stride, padding))
@@ -149,7 +149,7 @@ def test_saves_only_what_backward_needs(device):
 
 
 @pytest.mark.parametrize("conv", BOTH)
-def test_known_values(device, conv):
+def test_known_values(implementation, device, conv):
     # a 2x2 all-ones kernel sums each window; padding adds zeros
     x = device.tensor(np.arange(9.0).reshape(1, 1, 3, 3), requires_grad=True)
     w = device.tensor(np.ones((1, 1, 2, 2)), requires_grad=True)

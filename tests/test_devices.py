@@ -147,7 +147,8 @@ def test_the_message_says_which_input_is_where(device):
     with pytest.raises(RuntimeError, match=rf"Linear: inputs on different devices \(input 0 on cpu, input 1 on "
                                            rf"{device.name}, input 2 on {device.name}\)"):
         F.linear(x, w, tensor((4,), device.name))
-    with pytest.raises(RuntimeError, match=rf"matmul: operands on different devices \(cpu and {device.name}\)"):
+    with pytest.raises(RuntimeError, match=rf"matmul: inputs on different devices \(input 0 on cpu, "
+                                           rf"input 1 on {device.name}\)"):
         x @ w.T
 
 

@@ -275,7 +275,7 @@ def test_seeding_makes_initialisation_and_dropout_reproducible(device):
 
 # ----- dropout -----
 
-def test_dropout_keeps_the_mean_drops_a_fraction_p_and_scales_the_rest(device):
+def test_dropout_keeps_the_mean_drops_a_fraction_p_and_scales_the_rest(implementation, device):
     x = device.tensor(np.ones((400, 500), np.float32))
     y = F.dropout(x, 0.3, training=True, generator=np.random.default_rng(0)).numpy()
     assert y.dtype == np.float32
@@ -296,7 +296,7 @@ def test_dropout_is_the_identity_in_eval_mode_or_with_p_0_and_zero_with_p_1(devi
     assert (device.to_host(x.grad) == 0).all()
 
 
-def test_dropout_gradient_goes_through_the_mask_only(device):
+def test_dropout_gradient_goes_through_the_mask_only(implementation, device):
     x = device.tensor(np.random.default_rng(0).standard_normal((30, 40)), requires_grad=True)
     y = nn.Dropout(0.25)(x)
     g = np.random.default_rng(1).standard_normal(y.shape)
@@ -356,13 +356,13 @@ def gradcheck_module(module, x):
     (lambda: mlp()[:3], (5, 6)),
     (lambda: convnet()[:5], (2, 3, 4, 4)),
 ])
-def test_each_layers_forward_passes_gradcheck(device, make, shape):
+def test_each_layers_forward_passes_gradcheck(implementation, device, make, shape):
     x = device.tensor(np.random.default_rng(0).uniform(-2, 2, shape) + 0.05)    # away from relu's kink
     assert gradcheck_module(make().to(device.name), x)
 
 
 @pytest.mark.parametrize("make, shape", MODELS)
-def test_forward_and_backward_match_pytorch_in_training_mode(device, make, shape):
+def test_forward_and_backward_match_pytorch_in_training_mode(implementation, device, make, shape):
     torch = pytest.importorskip("torch")
     theirs = torch_trained(make, shape)
     ours = make().to(device.name)

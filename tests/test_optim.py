@@ -45,7 +45,7 @@ def run_ours(device, make, kwargs, steps, dtype=np.float64, seed=0):
 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_trajectory_matches_pytorch(device, make, name, kwargs):
+def test_trajectory_matches_pytorch(implementation, device, make, name, kwargs):
     torch = pytest.importorskip("torch")
     x, y, w0, b0 = problem()
     w, b = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
@@ -59,7 +59,7 @@ def test_trajectory_matches_pytorch(device, make, name, kwargs):
 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
-def test_float32_parameters_and_state_stay_float32_and_close_to_float64(device, make, name, kwargs):
+def test_float32_parameters_and_state_stay_float32_and_close_to_float64(implementation, device, make, name, kwargs):
     single, double = run_ours(device, make, kwargs, 5, np.float32), run_ours(device, make, kwargs, 5, np.float64)
     for (w32, b32), (w64, _) in zip(single, double):
         assert w32.dtype == b32.dtype == np.float32
@@ -74,7 +74,7 @@ def test_float32_parameters_and_state_stay_float32_and_close_to_float64(device, 
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
 @pytest.mark.second_gpu
-def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(device, make, name, kwargs):
+def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(implementation, device, make, name, kwargs):
     w = device.tensor(np.arange(4.0), requires_grad=True)
     frozen = device.tensor(np.ones(2), requires_grad=True)
     opt = make([w, frozen], **kwargs)
@@ -162,7 +162,7 @@ def test_optimizer_state_dict_is_a_copy_with_pytorchs_layout(device):
     assert not (device.to_host(opt.state[0]["exp_avg"]) == 99).any()
 
 
-def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory(device):
+def test_a_pytorch_adam_state_loads_and_continues_the_same_trajectory(implementation, device):
     torch = pytest.importorskip("torch")
     x, y, w0, b0 = problem()
     tw, tb = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)

@@ -39,7 +39,7 @@ def out_shape(shape, kernel, stride, padding):
 
 @settings(max_examples=60, deadline=None)
 @given(pool_cases())
-def test_gradcheck(device, case):
+def test_gradcheck(implementation, device, case):
     shape, kernel, stride, padding, seed = case
     x = device.tensor(distinct(shape, seed), requires_grad=True)
     assert gradcheck(lambda x: max_pool2d(x, kernel, stride, padding), [x])
@@ -63,7 +63,7 @@ def ours_pool(device, x, kernel, stride, padding, gy):
 
 @settings(max_examples=40, deadline=None)
 @given(pool_cases(), st.booleans())
-def test_matches_pytorch(device, case, ties):
+def test_matches_pytorch(implementation, device, case, ties):
     shape, kernel, stride, padding, seed = case
     # with ties: a handful of distinct values, so most windows hold several maxima
     x = np.random.default_rng(seed).integers(0, 3, shape) * 1.0 if ties else distinct(shape, seed)
@@ -83,14 +83,14 @@ def test_convnet_pool_float32_matches_pytorch(device):
         np.testing.assert_allclose(a, t, rtol=1e-6, atol=1e-6, err_msg=name)
 
 
-def test_a_tie_goes_to_the_first_element_only(device):
+def test_a_tie_goes_to_the_first_element_only(implementation, device):
     _, grad = ours_pool(device, np.ones((1, 1, 2, 3)), 2, 1, 0, np.array([[[[1.0, 10.0]]]]))
     np.testing.assert_array_equal(grad[0, 0], [[1, 10, 0], [0, 0, 0]])   # as PyTorch does
     _, theirs = torch_pool(np.ones((1, 1, 2, 3)), 2, 1, 0, np.array([[[[1.0, 10.0]]]]))
     np.testing.assert_array_equal(grad, theirs)
 
 
-def test_a_nan_wins_the_max_and_its_gradient(device):
+def test_a_nan_wins_the_max_and_its_gradient(implementation, device):
     """A window holding a NaN has max NaN, and its gradient goes to the NaN (to the last one of
     several), as in PyTorch; it went to the largest number before."""
     x = np.array([[[[1.0, np.nan, 3.0, np.nan], [0.0, 5.0, 2.0, 1.0]]]])
@@ -102,7 +102,7 @@ def test_a_nan_wins_the_max_and_its_gradient(device):
 
 
 @pytest.mark.parametrize("kernel, stride, padding", [(3, 2, 1), (2, 1, 0), (3, 1, 1), ((2, 3), (1, 2), (1, 0))])
-def test_nans_match_pytorch(device, kernel, stride, padding):
+def test_nans_match_pytorch(implementation, device, kernel, stride, padding):
     x = distinct((2, 3, 7, 6), 4)
     x.reshape(-1)[np.random.default_rng(5).choice(x.size, 30, replace=False)] = np.nan   # some windows hold several
     x[0, 0, 0, 0] = x[1, 2, -1, -1] = np.nan                                                 # corners: first offset
@@ -113,7 +113,7 @@ def test_nans_match_pytorch(device, kernel, stride, padding):
         np.testing.assert_allclose(a, t, rtol=1e-12, atol=1e-12, err_msg=name)   # NaN where PyTorch has NaN
 
 
-def test_padding_never_wins(device):
+def test_padding_never_wins(implementation, device):
     x = -np.arange(16.0).reshape(1, 1, 4, 4) - 1             # all negative; the pad is -inf
     y, grad = ours_pool(device, x, 3, 2, 1, np.ones((1, 1, 2, 2)))
     np.testing.assert_array_equal(y[0, 0], [[-1, -2], [-5, -6]])
@@ -122,7 +122,7 @@ def test_padding_never_wins(device):
     np.testing.assert_array_equal(grad[0, 0], expected)
 
 
-def test_overlapping_windows_add_up(device):
+def test_overlapping_windows_add_up(implementation, device):
     data = -np.arange(16.0).reshape(1, 1, 4, 4)
     data[0, 0, 1, 1] = 100.0                        # inside all four 3x3 windows (stride 2, pad 1)
     _, grad = ours_pool(device, data, 3, 2, 1, np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
@@ -132,7 +132,7 @@ def test_overlapping_windows_add_up(device):
 
 
 @pytest.mark.second_gpu
-def test_gradcheck_through_conv_pool_conv(device):
+def test_gradcheck_through_conv_pool_conv(implementation, device):
     # as in the ConvNet: each op reads the one before as it comes (an NCHW view of channels-last memory)
     rng = np.random.default_rng(2)
     x = device.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
@@ -160,7 +160,7 @@ def test_stride_defaults_to_kernel_size(device):
     np.testing.assert_array_equal(max_pool2d(x, (2, 3)).numpy()[0, 0], [[8, 11], [20, 23], [32, 35]])
 
 
-def test_a_large_kernel_keeps_its_argmax_exactly(device):
+def test_a_large_kernel_keeps_its_argmax_exactly(implementation, device):
     # 12 x 12 = 144 offsets: more than an int8 index holds
     x = distinct((1, 2, 13, 12), 5)
     gy = np.random.default_rng(6).standard_normal((1, 2, 2, 1))

@@ -45,11 +45,11 @@ def check_operand(x, op):
         raise TypeError(f"unsupported operand types for {op}: Tensor and {type(x).__name__}")
 
 
-def check_same_device(a, b, op):
-    """A RuntimeError unless the tensors ``a`` and ``b`` live on the same device."""
-    if a.device != b.device:
-        raise RuntimeError(f"{op}: operands on different devices ({a.device} and {b.device}); "
-                           "move one with .to(device)")
+def check_same_device(op, tensors):
+    """A RuntimeError unless the ``tensors`` (the inputs of ``op``) all live on one device; it names each one's."""
+    if len({x.device for x in tensors}) > 1:
+        devices = ", ".join(f"input {i} on {x.device}" for i, x in enumerate(tensors))
+        raise RuntimeError(f"{op}: inputs on different devices ({devices}); move them with .to(device)")
 
 
 def check_broadcastable(a_shape, b_shape, op):
@@ -234,6 +234,22 @@ def check_class_indices(target, logits):
                          f"[{int(target.min())}, {int(target.max())}]")
 
 
+# ----- optimizers -----
+
+def check_optimizer_settings(optimizer, **settings):
+    """A ValueError naming the setting unless each of lr, momentum, weight_decay and eps given is a finite
+    number >= 0 and betas a pair of numbers in [0, 1)."""
+    for name, value in settings.items():
+        if name == "betas":
+            ok = (isinstance(value, (tuple, list)) and len(value) == 2
+                  and all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in value))
+            if not ok:
+                raise ValueError(f"{optimizer}: betas must lie in [0, 1), got {value!r}")
+        elif not (isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+                  and value >= 0):
+            raise ValueError(f"{optimizer}: {name} must be >= 0 and finite, got {value!r}")
+
+
 # ----- convolution and pooling -----
 
 def as_pair(value, name, op, minimum):
@@ -273,7 +289,7 @@ def check_conv2d(x, weight, bias, stride, padding, op="conv2d"):
                          f"(expected ({weight.shape[0]},))")
     stride, padding = as_pair(stride, "stride", op, 1), as_pair(padding, "padding", op, 0)
     check_window_fits(x.shape, tuple(weight.shape[2:]), padding, op, "kernel")
-    check_same_device(x, weight, op)
+    check_same_device(op, (x, weight))
     return stride, padding
 
 
@@ -330,3 +346,18 @@ def check_batch_norm(x, gamma, beta, running_mean, running_var, training, moment
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     return (check_running_stat(running_mean, "running_mean", x, op),
             check_running_stat(running_var, "running_var", x, op))
+
+
+# ----- dtypes -----
+
+def check_same_dtype(op, named_tensors):
+    """A TypeError unless the tensors among ``named_tensors`` ((name, tensor or None) pairs) share one
+    dtype: PyTorch's matmul, linear, conv2d and batch_norm refuse mixed dtypes (float64 data fed to a
+    float32 layer, say) rather than compute in one of them. It names both dtypes and the cast to make."""
+    present = [(name, t) for name, t in named_tensors if isinstance(t, Tensor)]
+    for name, t in present[1:]:
+        first, x = present[0]
+        if t.dtype != x.dtype:
+            raise TypeError(f"{op}: {first} is {x.dtype} but {name} is {t.dtype}, and {op} needs one dtype "
+                            f"(PyTorch refuses this too): cast {first} with .to('{t.dtype}'), or {name} "
+                            f"with .to('{x.dtype}')")

@@ -9,10 +9,14 @@
   it runs (the gradient that reached its output, the gradients it sent to its inputs);
   ``grads_after(steps, k)`` gives the gradients the engine holds after its first k steps, to
   draw the graph as they fill in.
+- ``replay_html(loss, path)``: runs backward the same way and writes a self-contained HTML page that
+  replays it, the graph as SVG and a slider through the steps in the engine's order.
 
 Tensors are named with a dict ``names``: {tensor: "name"} or {id(tensor): "name"}.
 """
+import html
 import io
+import json
 import shutil
 import subprocess
 from collections import Counter, namedtuple
@@ -276,11 +280,13 @@ def backward_steps(tensor, grad=None, retain_graph=False):
     steps = []
 
     def watch(node):
-        run = node.backward                 # the op's own backward, bound to this node
+        run = node.run                      # runs the op's backward (or its fast path's), bound to this node
 
-        def backward(gy):
-            inputs = node.inputs            # read before the engine frees the node
-            grads = run(gy)
+        def run_watched(name, *args):
+            if name != "backward":
+                return run(name, *args)
+            gy, inputs = args[0], node.inputs       # inputs read before the engine frees the node
+            grads = run(name, gy)
             sent = grads if isinstance(grads, tuple) else (grads,)
             # what the engine keeps: nothing for an input that needs no gradient, the rest in its dtype
             kept = tuple(None if g is None or not x.requires_grad else backend.to_numpy(g).astype(x.dtype)
@@ -288,7 +294,7 @@ def backward_steps(tensor, grad=None, retain_graph=False):
             steps.append(Step(node, output_of[node], np.array(backend.to_numpy(gy)), inputs, kept))
             return grads
 
-        node.backward = backward            # set on this node only: the engine's call node.backward(gy) finds it
+        node.run = run_watched              # set on this node only: the engine's call node.run("backward", gy) finds it
 
     for node in output_of:
         watch(node)
@@ -296,7 +302,7 @@ def backward_steps(tensor, grad=None, retain_graph=False):
         tensor.backward(grad, retain_graph=retain_graph)
     finally:
         for node in output_of:              # a node freed by backward has lost it already
-            vars(node).pop("backward", None)
+            vars(node).pop("run", None)
     return steps
 
 
@@ -310,3 +316,228 @@ def grads_after(steps, count=None):
             if g is not None:
                 grads[x] = grads[x] + g if x in grads else g
     return grads
+
+
+# ----- backward, replayed in a browser -----
+REPLAY_CHAR_PX, REPLAY_LINE_PX = 7.2, 15      # the page's 12px monospace: the width of a character, a line
+
+
+def _one_line(array):
+    return _summary(array).replace("\n", "; ")
+
+
+def _replay_frames(tensor, steps, key, names, leaves_grad):
+    """The frames of the replay: before backward (the seed at the output), then one per step of the engine.
+    Each frame: a title, what the caption says, the keys to highlight, and the gradient text of each tensor."""
+    def name(t):
+        if id(t) in names:
+            return names[id(t)]
+        return f"({t.grad_fn.name}'s output)" if t.grad_fn is not None else f"(leaf {key[id(t)]})"
+
+    def shown(grads, done):
+        text = {key[id(t)]: _summary(g) for t, g in grads.items()}
+        if done:                            # the last frame: the leaves' .grad itself, as backward left it
+            text.update({key[id(t)]: _summary(g) for t, g in leaves_grad.items()})
+        return text
+
+    seed = steps[0].grad_output if steps else None
+    first = {"title": f"Before backward: the seed d{name(tensor)}/d{name(tensor)} = "
+                      f"{'nothing to run' if seed is None else _one_line(seed)}",
+             "lines": ["The engine starts at the output with a gradient of ones and runs the nodes newest "
+                       "generation first, so a node runs only once every consumer of its output has sent its part."],
+             "running": None, "output": key[id(tensor)], "inputs": [], "changed": [key[id(tensor)]],
+             "grads": shown(grads_after(steps, 0), not steps)}
+    frames = [first]
+    for k, step in enumerate(steps, 1):
+        held = grads_after(steps, k - 1)
+        lines = [f"It receives d{name(tensor)}/d{name(step.output)} = {_one_line(step.grad_output)}"]
+        changed = []
+        for x, g in zip(step.inputs, step.grad_inputs):
+            if g is None:
+                lines.append(f"It sends {name(x)} nothing ({name(x)} needs no gradient)")
+                continue
+            changed.append(key[id(x)])
+            if x in held:                   # a second path reaches x: the engine adds (+=)
+                total = held[x] + g
+                lines.append(f"It sends {name(x)} {_one_line(g)}; {name(x)} already held {_one_line(held[x])}: "
+                             f"two paths meet, the gradients add: {_one_line(total)}")
+                held[x] = total
+            else:
+                lines.append(f"It sends {name(x)} {_one_line(g)}")
+                held[x] = g
+        frames.append({"title": f"Step {k} of {len(steps)}: {step.node.name} runs (generation "
+                                f"{step.node.generation}, it made {name(step.output)})",
+                       "lines": lines, "running": key[id(step.node)], "output": key[id(step.output)],
+                       "inputs": [key[id(x)] for x in step.inputs], "changed": changed,
+                       "grads": shown(grads_after(steps, k), k == len(steps))})
+    return frames
+
+
+def _replay_svg(tensors, ops, edges, key, names, frames):
+    """The graph as SVG: a box per tensor (its label, then room for the gradient the frames show), an ellipse
+    per op, a curve per use; laid out in columns as draw_graph's matplotlib picture is."""
+    column, row = _layout(tensors, ops, edges)
+    lines = {id(t): _tensor_label(t, names.get(id(t)), None).split("\n") for t in tensors}
+    lines |= {id(node): [node.name] for node in ops}
+    grad_lines = {id(t): max([len(f["grads"].get(key[id(t)], "").split("\n")) for f in frames]) for t in tensors}
+    widest = {id(t): max(len(g) for f in frames for g in f["grads"].get(key[id(t)], "").split("\n")) + 5
+              for t in tensors}
+    size = {}
+    for item, text in lines.items():
+        chars = max([len(line) for line in text] + [widest.get(item, 0)])
+        size[item] = (chars * REPLAY_CHAR_PX + 20, (len(text) + grad_lines.get(item, 0)) * REPLAY_LINE_PX + 14)
+    width, x, left = {}, {}, 10.0
+    for item, c in column.items():
+        width[c] = max(width.get(c, 0.0), size[item][0])
+    for c in sorted(width):
+        x[c], left = left + width[c] / 2, left + width[c] + 50
+    step = max(h for _, h in size.values()) + 30
+    top = min(row.values())
+    xy = {item: (x[column[item]], 0.7 * step + step * (row[item] - top)) for item in column}   # room for arcs
+    height = max(y for _, y in xy.values()) + step / 2 + 10
+    out = [f'<svg id="graph" xmlns="http://www.w3.org/2000/svg" width="{left:.0f}" height="{height:.0f}" '
+           f'viewBox="0 0 {left:.0f} {height:.0f}">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+           'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+    uses = Counter()
+    for i, (source, target) in enumerate(edges):
+        (x0, y0), (x1, y1) = xy[id(source)], xy[id(target)]
+        x0, x1 = x0 + size[id(source)][0] / 2, x1 - size[id(target)][0] / 2
+        # a second use of the same input (x * x) curves away, and an arrow that skips columns arcs over them
+        bend = 22 * uses[id(source), id(target)] - (0.9 * step if column[id(target)] - column[id(source)] > 1 else 0)
+        uses[id(source), id(target)] += 1
+        dx = (x1 - x0) / 2
+        out.append(f'<path class="edge" id="e{i}" data-from="{key[id(source)]}" data-to="{key[id(target)]}" '
+                   f'd="M{x0:.1f},{y0:.1f} C{x0 + dx:.1f},{y0 + bend:.1f} {x1 - dx:.1f},{y1 + bend:.1f} '
+                   f'{x1:.1f},{y1:.1f}" marker-end="url(#arrow)"/>')
+    for item, is_op in [(t, False) for t in tensors] + [(node, True) for node in ops]:
+        k, (cx, cy), (w, h) = key[id(item)], xy[id(item)], size[id(item)]
+        if is_op:
+            shape = f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{w / 2:.1f}" ry="{h / 2:.1f}" fill="{COLORS["op"]}"/>'
+        else:
+            shape = (f'<rect x="{cx - w / 2:.1f}" y="{cy - h / 2:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                     f'fill="{COLORS[_kind(item)]}"/>')
+        y = cy - h / 2 + 7 + REPLAY_LINE_PX * 0.8
+        text = "".join(f'<tspan x="{cx:.1f}" y="{y + j * REPLAY_LINE_PX:.1f}">{html.escape(line)}</tspan>'
+                       for j, line in enumerate(lines[id(item)]))
+        grad = "" if is_op else (f'<text class="grad" x="{cx:.1f}" '
+                                 f'y="{y + len(lines[id(item)]) * REPLAY_LINE_PX:.1f}"></text>')
+        name = html.escape(item.name if is_op else names.get(id(item)) or k)
+        out.append(f'<g class="{"op" if is_op else "tensor"}" id="{k}" data-name="{name}">{shape}'
+                   f'<text>{text}</text>{grad}</g>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def replay_html(tensor, path, names=None, grad=None, retain_graph=False, title=None):
+    """Run ``tensor.backward(grad, retain_graph)`` (the library's own, through ``backward_steps``) and write
+    into ``path`` a self-contained HTML page that replays it: the graph as SVG and buttons, a slider and
+    the arrow keys that walk the steps in the engine's order. Each step highlights the node that runs, the
+    gradient it receives, what it sends to each input, and the sum where a second gradient reaches a
+    tensor; the last step shows the leaves' ``.grad``. The page loads nothing from elsewhere.
+    ``names`` as in ``to_dot``; returns the Path written. The leaves' ``.grad`` is filled in as by backward."""
+    tensors, ops, edges = _graph(tensor)
+    names = _by_id(names)
+    key = {id(t): f"t{i}" for i, t in enumerate(tensors)} | {id(node): f"op{i}" for i, node in enumerate(ops)}
+    steps = backward_steps(tensor, grad, retain_graph)
+    leaves_grad = {t: t.grad for t in tensors if t.grad_fn is None and t.grad is not None}
+    frames = _replay_frames(tensor, steps, key, names, leaves_grad)
+    svg = _replay_svg(tensors, ops, edges, key, names, frames)
+    heading = title or f"Backward through {names.get(id(tensor)) or 'the graph'}, step by step"
+    data = json.dumps({"frames": frames}).replace("</", "<\\/")     # nothing in it can close the script
+    page = (_REPLAY_PAGE.replace("{title}", html.escape(heading)).replace("{svg}", svg)
+            .replace("{data}", data).replace("{last}", str(len(frames) - 1))
+            .replace("{line_px}", str(REPLAY_LINE_PX)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+_REPLAY_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 12px; color: #222; }
+h1 { font-size: 17px; margin: 0 0 8px; }
+#controls { display: flex; gap: 6px; align-items: center; margin-bottom: 8px; }
+#controls input[type=range] { flex: 1; max-width: 420px; }
+#caption { background: #f6f6f0; border: 1px solid #ddd; padding: 6px 10px; min-height: 5.5em; }
+#step-title { font-weight: 600; }
+#caption ul { margin: 4px 0 0; padding-left: 20px; }
+#picture { overflow: auto; margin-top: 8px; }
+#graph { max-width: 100%; height: auto; }
+svg text { font: 12px monospace; text-anchor: middle; fill: #222; }
+svg .grad { fill: #a33; font-weight: 600; }
+svg rect, svg ellipse { stroke: #444; stroke-width: 1; }
+.edge { fill: none; stroke: #888; stroke-width: 1.2; }
+.running ellipse { stroke: #e67700; stroke-width: 4; }
+.upstream rect { stroke: #e67700; stroke-width: 3; stroke-dasharray: 5 3; }
+.downstream rect { stroke: #1864ab; stroke-width: 3; }
+.changed .grad { fill: #c92a2a; }
+.edge.flowing { stroke: #1864ab; stroke-width: 3; }
+</style></head>
+<body>
+<h1>{title}</h1>
+<div id="controls">
+<button id="first" title="before backward">&laquo; start</button>
+<button id="back" title="one step back (left arrow)">&#x25C0; back</button>
+<button id="next" title="one step on (right arrow)">next &#x25B6;</button>
+<button id="end" title="after the last step">end &raquo;</button>
+<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
+<span id="counter"></span>
+</div>
+<div id="caption"><div id="step-title"></div><ul id="step-lines"></ul></div>
+<div id="picture">{svg}</div>
+<script type="application/json" id="replay-data">{data}</script>
+<script>
+"use strict";
+const frames = JSON.parse(document.getElementById("replay-data").textContent).frames;
+const slider = document.getElementById("slider");
+let frame = 0;
+function show(k) {
+  frame = Math.max(0, Math.min(frames.length - 1, k));
+  const f = frames[frame];
+  document.body.dataset.frame = frame;
+  slider.value = frame;
+  document.getElementById("counter").textContent = frame + " / " + (frames.length - 1);
+  document.getElementById("step-title").textContent = f.title;
+  const list = document.getElementById("step-lines");
+  list.replaceChildren(...f.lines.map(line => {
+    const li = document.createElement("li"); li.textContent = line; return li; }));
+  for (const cls of ["running", "upstream", "downstream", "changed", "flowing"]) {
+    document.querySelectorAll("." + cls).forEach(e => e.classList.remove(cls));
+  }
+  document.querySelectorAll("g.tensor").forEach(g => {
+    const text = g.querySelector(".grad"), x = text.getAttribute("x"), y = parseFloat(text.getAttribute("y"));
+    const grad = f.grads[g.id];
+    text.replaceChildren(...(grad === undefined ? [] : grad.split("\\n").map((line, i) => {
+      const span = document.createElementNS("http://www.w3.org/2000/svg", "tspan");
+      span.setAttribute("x", x); span.setAttribute("y", y + {line_px} * i);
+      span.textContent = (i === 0 ? "grad " : "") + line; return span; })));
+  });
+  const mark = (id, cls) => { const e = document.getElementById(id); if (e) e.classList.add(cls); };
+  if (f.running) {
+    mark(f.running, "running");
+    document.querySelectorAll(`.edge[data-to="${f.running}"], .edge[data-from="${f.running}"]`)
+      .forEach(e => e.classList.add("flowing"));
+  }
+  mark(f.output, "upstream");            // its complete gradient goes into the node
+  f.inputs.forEach(id => mark(id, "downstream"));   // they get what the node sends
+  f.changed.forEach(id => mark(id, "changed"));
+  document.getElementById("first").disabled = document.getElementById("back").disabled = frame === 0;
+  document.getElementById("next").disabled = document.getElementById("end").disabled = frame === frames.length - 1;
+}
+document.getElementById("first").onclick = () => show(0);
+document.getElementById("back").onclick = () => show(frame - 1);
+document.getElementById("next").onclick = () => show(frame + 1);
+document.getElementById("end").onclick = () => show(frames.length - 1);
+slider.oninput = () => show(parseInt(slider.value, 10));
+document.addEventListener("keydown", e => {
+  if (e.target === slider) return;       // the slider moves itself with the arrow keys
+  if (e.key === "ArrowRight") show(frame + 1);
+  if (e.key === "ArrowLeft") show(frame - 1);
+});
+show(0);
+</script>
+</body></html>
+"""

@@ -145,44 +145,37 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input of the ops that made it has requires_grad=True)")
-        with backend.device_scope(self.data):        # on a GPU: make the seed on self's GPU
-            grad = self._seed_grad(grad)
-            if self.grad_fn is None:                 # a leaf: its gradient is the seed itself
-                _accumulate_leaf_grad(self, grad)
-                return
+        grad = self._seed_grad(grad)
+        if self.grad_fn is None:                     # a leaf: its gradient is the seed itself
+            _accumulate_leaf_grad(self, grad)
+            return
         # pending[node]: the gradient of the loss w.r.t. the output of node, summed so far
         pending = {self.grad_fn: grad}
-        # nodes wait in a heap, newest generation first: a node runs after every node that
-        # consumed its output, so its gradient is complete (the topological order)
-        tie_breaker = itertools.count()              # never compare two nodes of one generation
-        heap = [(-self.grad_fn.generation, next(tie_breaker), self.grad_fn)]
-        while heap:
-            node = heapq.heappop(heap)[2]
-            node.check_can_backward()                # not freed by an earlier backward, inputs unchanged
+        queue = _NodeQueue(self.grad_fn)             # newest generation first: the topological order
+        while queue:
+            node = queue.pop()
+            node.check_backward_possible()           # not freed by an earlier backward, inputs unchanged
             gy = pending.pop(node)
-            with backend.device_scope(gy):           # on a GPU: run on the GPU that holds gy
-                # the chain rule, one node at a time: output gradient in, input gradients out
-                input_grads = node.backward(gy)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
+            input_grads = _input_grads(node, gy)     # the chain rule at this node: dL/dy in, dL/dx_i out
             for i, (x, g) in enumerate(zip(node.inputs, input_grads)):
-                if g is None or not x.requires_grad:
+                if g is None:                        # no gradient wanted for x
                     continue
-                # on a GPU: add up on the GPU that holds g, x's (a copy's node gets gy on the other GPU)
-                with backend.device_scope(g):
-                    g = _checked_grad(node, i, x, g)
-                    if x.grad_fn is None:            # a leaf: keep the gradient in .grad
-                        others = [gy, *(h for j, h in enumerate(input_grads) if j != i)]
-                        _accumulate_leaf_grad(x, g, shared=any(backend.same_memory(g, h) for h in others))
-                    elif x.grad_fn in pending:       # x feeds several ops: their gradients add up
-                        pending[x.grad_fn] = backend.ensure_array(pending[x.grad_fn] + g)
-                    else:                            # the first gradient to reach x: queue its node
-                        pending[x.grad_fn] = g
-                        heapq.heappush(heap, (-x.grad_fn.generation, next(tie_breaker), x.grad_fn))
+                if x.grad_fn is None:                # a leaf: keep the gradient in .grad
+                    _accumulate_leaf_grad(x, g, shared=_is_shared(i, input_grads, gy))
+                elif x.grad_fn in pending:           # x feeds several ops: their gradients add up
+                    pending[x.grad_fn] = _add_on_device(pending[x.grad_fn], g)
+                else:                                # the first gradient to reach x: queue its node
+                    pending[x.grad_fn] = g
+                    queue.push(x.grad_fn)
             if not retain_graph:
                 node.release()                       # free what forward saved for this node
 
     def _seed_grad(self, grad):
+        """The gradient backward starts from: ones for a scalar, else ``grad`` copied, on self's device."""
+        with backend.device_scope(self.data):        # on a GPU: make the seed on self's GPU
+            return self._seed_grad_here(grad)
+
+    def _seed_grad_here(self, grad):
         if grad is None:
             if self.size != 1:
                 raise RuntimeError(f"backward() without a grad needs a scalar output, got shape "
@@ -251,9 +244,55 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False, **aliases): return _ops.argmax(self, dim, keepdim, **aliases)
 
 
+class _NodeQueue:
+    """The nodes waiting for backward, popped newest generation first: a node runs after every node
+    that consumed its output, so its gradient is complete when it runs."""
+
+    def __init__(self, first):
+        self.heap, self.tie_breaker = [], itertools.count()     # never compare two nodes of one generation
+        self.push(first)
+
+    def push(self, node):
+        heapq.heappush(self.heap, (-node.generation, next(self.tie_breaker), node))
+
+    def pop(self):
+        return heapq.heappop(self.heap)[2]
+
+    def __bool__(self):
+        return bool(self.heap)
+
+
+def _input_grads(node, gy):
+    """``node``'s backward (or its fast path's) on gy, run on the GPU that holds gy: one gradient per
+    input, checked and of its input's dtype, None for an input that needs none."""
+    with backend.device_scope(gy):
+        grads = node.run("backward", gy)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return tuple(_checked_grad(node, i, x, g) if g is not None and x.requires_grad else None
+                 for i, (x, g) in enumerate(zip(node.inputs, grads)))
+
+
+def _add_on_device(a, b):
+    """a + b on the GPU that holds b (a copy's node hands its input a gradient on the input's GPU)."""
+    with backend.device_scope(b):
+        return backend.ensure_array(a + b)
+
+
+def _is_shared(i, input_grads, gy):
+    """True when input i's gradient shares memory with the incoming gradient ``gy`` or with another
+    input's gradient (``a + b`` returns gy for both): a leaf that keeps it must copy it."""
+    others = [gy, *(h for j, h in enumerate(input_grads) if j != i and h is not None)]
+    return any(backend.same_memory(input_grads[i], h) for h in others)
+
+
 def _checked_grad(fn, i, x, g):
-    """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype."""
+    """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype (on g's GPU)."""
     g = backend.ensure_array(g)
+    with backend.device_scope(g):
+        return _checked_grad_here(fn, i, x, g)
+
+
+def _checked_grad_here(fn, i, x, g):
     if g.shape != x.shape:
         raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {g.shape} for input {i} "
                            f"of shape {x.shape}")
@@ -270,9 +309,10 @@ def _accumulate_leaf_grad(leaf, g, shared=False):
     op's incoming gradient or a view of it, or the memory of another input's gradient: ``a + b``
     returns gy for both) is copied; one that the op made for this input alone is kept as it is."""
     if leaf.grad is None:
-        leaf.grad = g.copy() if shared else g
+        with backend.device_scope(g):
+            leaf.grad = g.copy() if shared else g
     else:
-        leaf.grad = backend.ensure_array(leaf.grad + g)
+        leaf.grad = _add_on_device(leaf.grad, g)
 
 
 from . import ops as _ops  # noqa: E402  (the ops need Tensor defined first)

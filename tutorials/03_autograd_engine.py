@@ -17,7 +17,7 @@ import numpy as np
 
 from tinygrad_dl1 import Tensor, gradcheck
 from tinygrad_dl1.function import Function
-from tinygrad_dl1.graph import backward_steps, draw_graph, grads_after, to_dot
+from tinygrad_dl1.graph import backward_steps, draw_graph, grads_after, replay_html, to_dot
 from tinygrad_dl1.ops import sum_to
 from tinygrad_dl1.optim import SGD
 from tinygrad_dl1.plot import save_figure, tutorial_pyplot
@@ -76,12 +76,19 @@ if plt is not None:
 # %% [markdown]
 # ## An op: forward, backward, and what it saves
 #
-# Each op is a subclass of `Function`. `forward` works on plain arrays and saves, as
-# attributes of `self`, exactly what `backward` will need, and only when the gradient
-# that needs it is wanted (`needs_input_grad`, one flag per input). `backward(gy)` gets
-# $\partial L / \partial y$ and returns $\partial L / \partial(\text{each input})$. Here is
-# the library's multiplication, then our own op written the same way, $y = x^3$ with
-# $\partial L/\partial x = g_y \cdot 3x^2$, checked with `gradcheck` from tutorial 1.
+# Each op is a subclass of `Function`. `forward` works on plain arrays and keeps exactly what
+# `backward` will need with `self.save_for_backward(name=array)` (PyTorch's name; backward then
+# reads `self.name`), and only when the gradient that needs it is wanted (`needs_input_grad`,
+# one flag per input). `backward(gy)` gets $\partial L / \partial y$ and returns
+# $\partial L / \partial(\text{each input})$. Here is the library's multiplication, then our
+# own op written the same way, $y = x^3$ with $\partial L/\partial x = g_y \cdot 3x^2$, checked
+# with `gradcheck` from tutorial 1.
+#
+# Every op file of `tinygrad_dl1/ops/` reads like this: the math, in array ops that run on
+# NumPy and on CuPy alike. A few ops also have a *fast path* in `tinygrad_dl1/fast_paths/` (a
+# fused GPU kernel with a version tuned for the CPU), which runs by default and is tested equal
+# to the op's own code; `with tinygrad_dl1.plain_ops():` switches them off, and every op then
+# runs the code printed here.
 
 # %%
 print(inspect.getsource(type(a.grad_fn)))
@@ -89,7 +96,7 @@ print(inspect.getsource(type(a.grad_fn)))
 
 class Cube(Function):
     def forward(self, x):               # y = x^3
-        self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy * 3x^2 needs x
+        self.save_for_backward(x=x if self.needs_input_grad[0] else None)   # dL/dx = gy * 3x^2 needs x
         return x ** 3
 
     def backward(self, gy):             # dL/dx = gy * 3x^2
@@ -301,3 +308,18 @@ assert message is not None and "changed in place" in message and w._version == 1
 # A tensor keeps `grad_fn`, a node its `inputs` and what forward saved. `backward()` runs nodes newest
 # generation first, so each gets its full gradient once; gradients **add** at fan-out and broadcasting;
 # a loop, not recursion; the graph is freed unless `retain_graph=True`; in-place changes are refused.
+
+# %%
+# Backward, replayed: the first section's graph in a page of its own (tutorial_figures/03_replay.html, open it in
+# a browser) whose buttons, slider or arrow keys walk the engine's steps: the node that runs, the gradient it
+# receives, what it sends each input, and the sum where the two paths from a meet. The last step shows x.grad.
+x = Tensor([0.5, -1.0], requires_grad=True)
+a = x * x
+b = a.exp()
+s = (a + b).sum()
+replay = replay_html(s, "tutorial_figures/03_replay.html", names={x: "x", a: "a", b: "b", s: "s"})
+print("replay:", replay)
+assert np.allclose(x.grad, (1 + np.exp(x.numpy() ** 2)) * 2 * x.numpy()), "the replay ran the library's backward"
+if "ipykernel" in sys.modules:          # in a notebook (and on the website): the page, inline
+    from IPython.display import IFrame, display
+    display(IFrame(str(replay), width="100%", height=460))

@@ -140,11 +140,12 @@ assert np.all(dX[:, 0] == 0), "gamma_0 = 0, so nothing flows back into the first
 assert exercises.check_batch_norm_backward(batch_norm_backward).passed, "batch_norm_backward: see the table"
 
 # %% [markdown]
-# The library's fused op computes exactly this: the forward keeps $\hat{x}$ (and $\sigma^2$,
-# $\gamma$), and the backward is the three sums above (`BATCH_NORM_BACKWARD` is the vector form,
-# `gamma / (count * sqrt(var + eps)) * (count * gy - sum_dy - x_hat * sum_dy_xhat)`, as one
-# elementwise function). The composed version, below it, is the forward written with `mean`,
-# `-`, `*`, `**`, `+`; autograd chains the rules of those primitive ops to the same numbers:
+# The library's op computes exactly this: the forward keeps $\hat{x}$ (and $\sigma^2$,
+# $\gamma$), and the backward is the three sums above, in vector form. (On a GPU a fast path,
+# `tinygrad_dl1/fast_paths/batch_norm.py`, computes the same formula for $\partial L/\partial x$
+# in one fused kernel; it is tested equal to this code, which `with tinygrad_dl1.plain_ops():`
+# runs everywhere.) The composed version, below it, is the forward written with `mean`, `-`,
+# `*`, `**`, `+`; autograd chains the rules of those primitive ops to the same numbers:
 
 # %%
 from tinygrad_dl1.ops.normalization import BatchNorm  # noqa: E402

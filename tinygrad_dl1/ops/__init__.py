@@ -3,9 +3,15 @@
 One file per family; each reads: a docstring with the math, the Function classes
 (forward, backward, the formula beside each), then short wrappers that check their
 arguments (with ``tinygrad_dl1.checks``) and call the Function. What forward saves
-follows one rule: an array is kept only when a gradient that needs it is wanted
-(``needs_input_grad``), with a comment naming that gradient; backward returns None for
-an input that needs no gradient.
+(``self.save_for_backward(name=array)``) follows one rule: an array is kept only when a
+gradient that needs it is wanted (``needs_input_grad``), with a comment naming that
+gradient; backward returns None for an input that needs no gradient.
+
+To add an op: its Function and wrapper go into the file of its family here (a new file for a
+new family), its argument checks into ``tinygrad_dl1/checks.py``, its export into this file's
+imports, a ``Tensor`` method (if it has one) into ``tensor.py``; its tests (gradcheck in float64
+and PyTorch parity, on every backend) into ``tests/``. A faster version of an op, if one pays,
+goes into ``tinygrad_dl1/fast_paths/`` (see its ``__init__.py``), never into these files.
 """
 from .activation import leaky_relu, log_softmax, relu, softmax
 from .conv import conv2d, conv2d_composed

@@ -22,7 +22,7 @@ def stable_log_softmax(x, axis):
 
 class ReLU(Function):
     def forward(self, x):               # y = max(x, 0)
-        self.positive = x > 0 if self.needs_input_grad[0] else None   # dL/dx = gy where x > 0 needs where
+        self.save_for_backward(positive=x > 0 if self.needs_input_grad[0] else None)   # dL/dx = gy where x > 0
         return backend.array_module(x).maximum(x, 0)   # not x * mask: -inf * 0 is nan, -2 * 0 is -0.0
 
     def backward(self, gy):             # dL/dx = gy if x > 0 else 0
@@ -35,7 +35,7 @@ class LeakyReLU(Function):
 
     def forward(self, x):               # y = x if x > 0 else slope * x
         positive = x > 0
-        self.positive = positive if self.needs_input_grad[0] else None   # dL/dx needs where x > 0
+        self.save_for_backward(positive=positive if self.needs_input_grad[0] else None)   # dL/dx needs where x > 0
         return backend.array_module(x).where(positive, x, x * self.slope)
 
     def backward(self, gy):             # dL/dx = gy if x > 0 else slope * gy
@@ -48,7 +48,7 @@ class Softmax(Function):
 
     def forward(self, x):               # y_i = e^(x_i) / sum_j e^(x_j)
         y = backend.array_module(x).exp(stable_log_softmax(x, self.axis))
-        self.y = y if self.needs_input_grad[0] else None   # dL/dx = y * (gy - sum(gy * y)) needs y
+        self.save_for_backward(y=y if self.needs_input_grad[0] else None)   # dL/dx = y * (gy - sum(gy * y)) needs y
         return y
 
     def backward(self, gy):             # dL/dx_i = y_i * (gy_i - sum_j gy_j y_j)
@@ -61,7 +61,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):               # y_i = x_i - log sum_j e^(x_j)
         y = stable_log_softmax(x, self.axis)
-        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy - e^y * sum(gy) needs y
+        self.save_for_backward(y=y if self.needs_input_grad[0] else None)   # dL/dx = gy - e^y * sum(gy) needs y
         return y
 
     def backward(self, gy):             # dL/dx_i = gy_i - softmax_i * sum_j gy_j, softmax = e^y

@@ -29,9 +29,8 @@ from .im2col import col2im, im2col, output_size
 
 
 class Conv2d(Function):
-    def __init__(self, stride, padding, has_bias):
+    def __init__(self, stride, padding):
         self.stride, self.padding = stride, padding
-        self.has_bias = has_bias        # inputs are (x, weight, bias) or (x, weight)
 
     def forward(self, x, weight, bias=None):    # Y = cols @ Wm^T + bias, as (N, C_out, OH, OW)
         need_x, need_weight = self.needs_input_grad[:2]
@@ -39,10 +38,10 @@ class Conv2d(Function):
         self.x_shape, self.kernel = x.shape, (kh, kw)
         cols = im2col(x, self.kernel, self.stride, self.padding)                 # (N*OH*OW, kh*kw*C_in)
         weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
-        self.cols = cols if need_weight else None                  # dL/dWm = dY^T @ cols needs cols
-        self.weight_matrix = weight_matrix if need_x else None     # dL/dcols = dY @ Wm needs Wm
+        self.save_for_backward(cols=cols if need_weight else None,                  # dL/dWm = dY^T @ cols
+                               weight_matrix=weight_matrix if need_x else None)     # dL/dcols = dY @ Wm
         y = cols @ weight_matrix.T
-        if self.has_bias:
+        if bias is not None:
             y += bias
         out_height, out_width = output_size(x.shape, self.kernel, self.stride, self.padding)
         return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)
@@ -57,12 +56,9 @@ class Conv2d(Function):
         if need_weight:
             # a copy in the weight's own (C_out, C_in, kh, kw) layout: the optimizer reads it several times
             gw = (gy.T @ self.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2).copy()
-        if not self.has_bias:
-            return gx, gw
-        # the sum over rows: for the ConvNet's shapes NumPy's sum is up to 100 times faster than
-        # ones @ gy (OpenBLAS's sgemv, 2 threads, 2026-11-28), and one launch on a GPU instead of two
-        gb = gy.sum(axis=0) if self.needs_input_grad[2] else None
-        return gx, gw, gb
+        # dL/dbias: the sum over rows (a sum, not ones @ dY: far faster than a matrix-vector product here)
+        gb = gy.sum(axis=0) if any(self.needs_input_grad[2:]) else None     # [2:] is empty without a bias
+        return gx, gw, gb           # the engine pairs gradients with inputs: gb is ignored without a bias
 
 
 class Im2Col(Function):
@@ -82,15 +78,15 @@ class Im2Col(Function):
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """Cross-correlate x (N, C_in, H, W) with weight (C_out, C_in, kh, kw), plus bias (C_out,),
     zero-padded: (N, C_out, OH, OW). One op with a hand-derived backward."""
+    checks.check_same_dtype("conv2d", (("the input", x), ("the weight", weight), ("the bias", bias)))
     stride, padding = checks.check_conv2d(x, weight, bias, stride, padding)
-    if bias is None:
-        return Conv2d(stride, padding, has_bias=False)(x, weight)
-    return Conv2d(stride, padding, has_bias=True)(x, weight, bias)
+    return Conv2d(stride, padding)(x, weight) if bias is None else Conv2d(stride, padding)(x, weight, bias)
 
 
 def conv2d_composed(x, weight, bias=None, stride=1, padding=0):
     """``conv2d`` as an Im2Col op, then reshapes, a permute, a matmul and an add that the engine
     differentiates: the teaching version, with the same values and gradients, more memory and time."""
+    checks.check_same_dtype("conv2d_composed", (("the input", x), ("the weight", weight), ("the bias", bias)))
     stride, padding = checks.check_conv2d(x, weight, bias, stride, padding, "conv2d_composed")
     c_out, c_in, kh, kw = weight.shape
     out_height, out_width = output_size(x.shape, (kh, kw), stride, padding)

@@ -66,8 +66,8 @@ class Mul(Function):
     def forward(self, a, b):            # y = a * b
         need_a, need_b = self.needs_input_grad
         self.a_shape, self.b_shape = a.shape, b.shape
-        self.b = b if need_a else None  # dL/da = gy * b needs b
-        self.a = a if need_b else None  # dL/db = gy * a needs a
+        self.save_for_backward(b=b if need_a else None,   # dL/da = gy * b needs b
+                               a=a if need_b else None)   # dL/db = gy * a needs a
         return a * b
 
     def backward(self, gy):             # dL/da = gy * b, dL/db = gy * a
@@ -81,8 +81,8 @@ class Div(Function):
         need_a, need_b = self.needs_input_grad
         self.a_shape, self.b_shape = a.shape, b.shape
         y = a / b
-        self.b = b if need_a or need_b else None   # dL/da = gy / b and dL/db = -gy * y / b need b
-        self.y = y if need_b else None             # dL/db = -gy * y / b needs y
+        self.save_for_backward(b=b if need_a or need_b else None,   # dL/da = gy / b and dL/db = -gy * y / b need b
+                               y=y if need_b else None)             # dL/db = -gy * y / b needs y
         return y
 
     def backward(self, gy):             # dL/da = gy / b, dL/db = -gy * a / b^2 = -gy * y / b
@@ -104,7 +104,7 @@ class Pow(Function):
         self.p = p
 
     def forward(self, x):               # y = x^p
-        self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy * p * x^(p-1) needs x
+        self.save_for_backward(x=x if self.needs_input_grad[0] else None)   # dL/dx = gy * p * x^(p-1) needs x
         return x ** self.p
 
     def backward(self, gy):             # dL/dx = gy * p * x^(p-1), and 0 for p = 0 (even at x = 0)
@@ -119,7 +119,7 @@ class RPow(Function):
 
     def forward(self, x):               # y = c^x
         y = self.c ** x
-        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy * y * ln(c) needs y
+        self.save_for_backward(y=y if self.needs_input_grad[0] else None)   # dL/dx = gy * y * ln(c) needs y
         return y
 
     def backward(self, gy):             # dL/dx = gy * c^x * ln(c) = gy * y * ln(c)
@@ -129,7 +129,7 @@ class RPow(Function):
 class Exp(Function):
     def forward(self, x):               # y = e^x
         y = backend.array_module(x).exp(x)
-        self.y = y if self.needs_input_grad[0] else None   # dL/dx = gy * y needs y
+        self.save_for_backward(y=y if self.needs_input_grad[0] else None)   # dL/dx = gy * y needs y
         return y
 
     def backward(self, gy):             # dL/dx = gy * e^x = gy * y
@@ -138,7 +138,7 @@ class Exp(Function):
 
 class Log(Function):
     def forward(self, x):               # y = ln(x)
-        self.x = x if self.needs_input_grad[0] else None   # dL/dx = gy / x needs x
+        self.save_for_backward(x=x if self.needs_input_grad[0] else None)   # dL/dx = gy / x needs x
         return backend.array_module(x).log(x)
 
     def backward(self, gy):             # dL/dx = gy / x
@@ -200,7 +200,7 @@ def operand_as_tensor(x, like, op):
             with backend.device_scope(like.data):
                 return Tensor(backend.array_module(like.data).asarray(x, dtype=dtype))
         x = Tensor(x)
-    checks.check_same_device(like, x, op)
+    checks.check_same_device(op, (like, x))
     return x
 
 

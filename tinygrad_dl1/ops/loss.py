@@ -27,7 +27,7 @@ class CrossEntropyIndex(Function):
     def forward(self, logits):          # L = -1/N sum_n log p[n, t_n]
         xp = backend.array_module(logits)
         logp = stable_log_softmax(logits, axis=1)
-        self.p = xp.exp(logp) if self.needs_input_grad[0] else None   # dL/dlogits = (p - onehot(t)) / N needs p
+        self.save_for_backward(p=xp.exp(logp) if self.needs_input_grad[0] else None)   # dL/dlogits needs p
         picked = logp[xp.arange(len(logits)), self.target]
         # an index outside [0, C) (which a GPU's gather would wrap around) makes its row, and the loss, NaN
         valid = (self.target >= 0) & (self.target < logits.shape[1])
@@ -45,8 +45,8 @@ class CrossEntropyProb(Function):
     def forward(self, logits, target):  # L = -1/N sum_n sum_c t_nc log p_nc
         need_logits, need_target = self.needs_input_grad
         logp = stable_log_softmax(logits, axis=1)
-        self.logp = logp if need_logits or need_target else None   # both gradients need log p
-        self.target = target if need_logits else None            # dL/dlogits = (p * sum_c t_c - t) / N needs t
+        self.save_for_backward(logp=logp if need_logits or need_target else None,   # both gradients need log p
+                               target=target if need_logits else None)   # dL/dlogits = (p * sum_c t_c - t) / N needs t
         return -(target * logp).sum(axis=1).mean()
 
     def backward(self, gl):             # dL/dlogits = (p * sum_c t_c - t) / N, dL/dt = -log p / N

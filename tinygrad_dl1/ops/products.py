@@ -22,8 +22,8 @@ class MatMul(Function):
     def forward(self, a, b):            # Y = A @ B
         need_a, need_b = self.needs_input_grad
         self.a_shape, self.b_shape = a.shape, b.shape
-        self.b = b if need_a else None  # dL/dA = dY @ B^T needs B
-        self.a = a if need_b else None  # dL/dB = A^T @ dY needs A
+        self.save_for_backward(b=b if need_a else None,   # dL/dA = dY @ B^T needs B
+                               a=a if need_b else None)   # dL/dB = A^T @ dY needs A
         return a @ b
 
     def backward(self, gy):             # dL/dA = dY @ B^T, dL/dB = A^T @ dY (summed over broadcast batch dims)
@@ -33,15 +33,12 @@ class MatMul(Function):
 
 
 class Linear(Function):
-    def __init__(self, has_bias):
-        self.has_bias = has_bias        # inputs are (x, weight, bias) or (x, weight)
-
     def forward(self, x, weight, bias=None):   # y = x @ W^T + b
         need_x, need_weight = self.needs_input_grad[:2]
-        self.weight = weight if need_x else None   # dL/dx = dy @ W needs W
-        self.x = x if need_weight else None        # dL/dW = dy^T @ x needs x
+        self.save_for_backward(weight=weight if need_x else None,   # dL/dx = dy @ W needs W
+                               x=x if need_weight else None)        # dL/dW = dy^T @ x needs x
         y = x @ weight.T
-        if self.has_bias:
+        if bias is not None:
             y += bias
         return y
 
@@ -50,16 +47,15 @@ class Linear(Function):
         rows = gy.reshape(-1, gy.shape[-1])            # leading dims of a 3-D input are more rows
         gx = gy @ self.weight if need_x else None
         gw = rows.T @ self.x.reshape(-1, self.x.shape[-1]) if need_weight else None
-        if not self.has_bias:
-            return gx, gw
-        gb = rows.sum(axis=0) if self.needs_input_grad[2] else None
-        return gx, gw, gb
+        gb = rows.sum(axis=0) if any(self.needs_input_grad[2:]) else None   # [2:] is empty without a bias
+        return gx, gw, gb           # the engine pairs gradients with inputs: gb is ignored without a bias
 
 
 def matmul(a, b):
     """a @ b with NumPy's rules: 1-D operands are promoted to matrices, batch dims broadcast."""
     a, b = operands_as_tensors(a, b, "matmul")
     checks.check_matmul(a, b)
+    checks.check_same_dtype("matmul", (("the first operand", a), ("the second operand", b)))
     if a.ndim == 1 and b.ndim == 1:
         return reshape(MatMul()(reshape(a, 1, -1), reshape(b, -1, 1)))
     if a.ndim == 1:
@@ -71,7 +67,6 @@ def matmul(a, b):
 
 def linear(x, weight, bias=None):
     """x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
+    checks.check_same_dtype("linear", (("the input", x), ("the weight", weight), ("the bias", bias)))
     checks.check_linear(x, weight, bias)
-    if bias is None:
-        return Linear(has_bias=False)(x, weight)
-    return Linear(has_bias=True)(x, weight, bias)
+    return Linear()(x, weight) if bias is None else Linear()(x, weight, bias)

@@ -63,7 +63,7 @@ class Max(Function):
     def forward(self, x):               # y = max_i x_i
         y = x.max(axis=self.axes, keepdims=True)
         self.shape = x.shape
-        self.is_max = x == y if self.needs_input_grad[0] else None   # dL/dx needs where x is the max
+        self.save_for_backward(is_max=x == y if self.needs_input_grad[0] else None)   # dL/dx needs where x is the max
         return y if self.keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in self.axes])
 
     def backward(self, gy):             # dL/dx_i = gy / (number of maxima) where x_i is a maximum, else 0

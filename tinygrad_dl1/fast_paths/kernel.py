@@ -1,4 +1,4 @@
-"""Fused GPU kernels: several array ops in one launch, each with a NumPy twin.
+"""Kernel: a fused element-wise computation, as CUDA C for a GPU and as NumPy code for a CPU.
 
 On a GPU every array op (``a + b``, ``x.sum()``, ``w -= u``) is one kernel launch, and each
 launch costs the CPU some microseconds however small the array: Adam written with array ops
@@ -8,7 +8,7 @@ computation in one launch, and is declared once with both of its implementations
     ADD_SCALED = Kernel("add_scaled",
                         "T x, T alpha", "T y",           # CuPy's parameter lists: in, then out
                         "y = y + alpha * x",             # CUDA C, run once per element i
-                        twin=add_scaled)                 # the same thing with array ops
+                        cpu=add_scaled_on_cpu)           # the same computation with NumPy's array ops
 
 - ``in_params`` / ``out_params`` / ``body`` are those of ``cupy.ElementwiseKernel``. ``T`` (any
   type that is not a dtype name) stands for the dtype of the arrays given for it, which must all
@@ -18,28 +18,25 @@ computation in one launch, and is declared once with both of its implementations
   C order of the outputs (so a kernel that uses ``i`` gets outputs made with ``xp.empty``). Outputs
   given are written in place (the body may read them first). ``i``, ``n`` and names starting with
   ``_`` are CuPy's own, not parameter names.
-- ``twin(*args)`` takes the same arguments and computes the same thing with array ops: it writes
-  into the outputs given and returns the outputs (one array, or a tuple), as the kernel does.
+- ``cpu(*args)`` takes the same arguments and computes the same thing with array ops, tuned for
+  NumPy: it writes into the outputs given and returns the outputs (one array, or a tuple), as the
+  kernel does.
 
 ``KERNEL(*args)`` then runs
-- on NumPy arrays: the twin (written for speed on a CPU);
+- on NumPy arrays: ``cpu``;
 - on CuPy arrays: the CUDA code, compiled by CuPy on first use (and cached on disk);
 - on the test stand-in for CuPy (tests/fake_cupy.py), which cannot run CUDA C: its test-only hook
-  ``xp.run_kernel(name, twin, *args)``, which runs the twin on the arrays' NumPy data and counts
+  ``xp.run_kernel(name, cpu, *args)``, which runs ``cpu`` on the arrays' NumPy data and counts
   one launch, as the compiled kernel would make.
-Inside ``with generic():`` it runs the twin on every backend instead: the same computation as
-separate array ops (many launches on a GPU), the reference that the tests compare each kernel
-against. ``ALL`` lists every kernel declared, for the tests that compile their CUDA code.
+``ALL`` lists every kernel declared, for the tests that compile their CUDA code.
 """
-import contextlib
 from collections import namedtuple
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 ALL = []                # every Kernel, in the order declared
-_fused = [True]         # False inside ``generic()``
 
 Param = namedtuple("Param", "name ctype raw")   # ctype: a dtype name ('int32') or a type placeholder ('T')
 
@@ -63,8 +60,8 @@ _DTYPE_NAMES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
 
 
 class Kernel:
-    def __init__(self, name, in_params, out_params, body, twin):
-        self.name, self.in_params, self.out_params, self.body, self.twin = name, in_params, out_params, body, twin
+    def __init__(self, name, in_params, out_params, body, cpu):
+        self.name, self.in_params, self.out_params, self.body, self.cpu = name, in_params, out_params, body, cpu
         self.inputs, self.outputs = _parse(in_params), _parse(out_params)
         self.params = self.inputs + self.outputs
         for p in self.params:
@@ -74,18 +71,18 @@ class Kernel:
         ALL.append(self)
 
     def __call__(self, *args):
-        self.check(args)
+        self.check_arguments(args)
         xp = backend.array_module(*args)
-        if xp is np or not _fused[-1]:
-            return self.twin(*args)
+        if xp is np:
+            return self.cpu(*args)
         run_kernel = getattr(xp, "run_kernel", None)
         if run_kernel is not None:      # the test stand-in
-            return run_kernel(self.name, self.twin, *args)
+            return run_kernel(self.name, self.cpu, *args)
         if self._compiled is None:
             self._compiled = xp.ElementwiseKernel(self.in_params, self.out_params, self.body, self.name)
         return self._compiled(*args)
 
-    def check(self, args):
+    def check_arguments(self, args):
         """Refuse what cupy.ElementwiseKernel refuses: a wrong number of arguments, arrays of different
         dtypes for one type placeholder, no plain array to size the loop (only raw arrays and scalars,
         outputs not given), and an output given whose shape is not that of the loop."""
@@ -119,13 +116,3 @@ class Kernel:
 
     def __repr__(self):
         return f"<Kernel {self.name}>"
-
-
-@contextlib.contextmanager
-def generic():
-    """Run every kernel's twin, as separate array ops, on every backend (the reference path)."""
-    _fused.append(False)
-    try:
-        yield
-    finally:
-        _fused.pop()

@@ -1,11 +1,11 @@
-"""The fused kernels (tinygrad_dl1/kernels.py) against the generic path, their twins run as array ops.
+"""The fast paths (tinygrad_dl1/fast_paths/) against the plain ops, values and gradients.
 
 Checked three ways, each in float64 (tight) and float32 (loose):
-- on each backend of the ``device`` fixture, fused against ``kernels.generic()``: on the CPU the twin
-  is both (so this checks the cases themselves), on the stand-in the plumbing (arguments, outputs
-  written in place, one launch per kernel), on a real GPU the CUDA code;
+- on each backend of the ``device`` fixture, the fast path against ``plain_ops()``: on the CPU the
+  kernels' CPU versions against the ops' readable code, on the stand-in the plumbing too (arguments,
+  outputs written in place, one launch per kernel), on a real GPU the CUDA code;
 - the CUDA code compiled for the CPU with g++ and run on it, one loop over ``i`` playing the GPU's
-  threads, against the generic path on NumPy: here, without a GPU, this is what runs each kernel's
+  threads, against the plain ops on NumPy: here, without a GPU, this is what runs each kernel's
   own C code (its index arithmetic, ties, NaN, bounds), though not in parallel;
 - nvcc compiles each kernel as CuPy would hand it to the GPU compiler (approximately): no run.
 The benchmark's launch counts are checked at the end.
@@ -20,8 +20,13 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor, backend, kernels, optim
+from tinygrad_dl1 import Tensor, backend, fast_paths, optim, plain_ops
 from tinygrad_dl1 import ops as F
+from tinygrad_dl1.fast_paths import kernel as kernels
+from tinygrad_dl1.ops.conv import Conv2d, Im2Col
+from tinygrad_dl1.ops.normalization import BatchNorm
+from tinygrad_dl1.ops.pool import MaxPool2d
+from tinygrad_dl1.ops.regularization import Dropout
 
 from fake_cupy import FakeCupy
 from fake_cupy import ndarray as FakeArray
@@ -153,15 +158,16 @@ def assert_same(got, expected, dtype):
         np.testing.assert_allclose(got[key], expected[key], err_msg=key, **TOLERANCE[dtype])
 
 
-def test_every_kernel_has_a_case():
+def test_every_kernel_and_fast_path_has_a_case():
     assert {k.name for k in kernels.ALL} == set().union(*(names for _, names in CASES.values()))
+    assert fast_paths.registered() == {Conv2d, Im2Col, MaxPool2d, BatchNorm, Dropout, optim.SGD, optim.Adam}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", CASES)
-def test_fused_kernels_match_the_generic_path(device, name, dtype):
+def test_fast_paths_match_the_plain_ops(device, name, dtype):
     case, names = CASES[name]
-    with kernels.generic():
+    with plain_ops():
         expected = host_results(case(device.name, dtype))
     if device.fake is None:
         got = host_results(case(device.name, dtype))
@@ -170,6 +176,29 @@ def test_fused_kernels_match_the_generic_path(device, name, dtype):
             got = host_results(case(device.name, dtype))
         assert {k.split(":")[1] for k in counts.launch_names if k.startswith("kernel:")} == names
     assert_same(got, expected, dtype)
+
+
+def test_plain_ops_run_no_kernel(device):
+    if device.fake is None:
+        pytest.skip("counts launches on the stand-in")
+    for case, _ in CASES.values():
+        with plain_ops(), device.fake.counting() as counts:
+            case(device.name, np.float32)
+        assert not [k for k in counts.launch_names if k.startswith("kernel:")]
+
+
+def test_a_fast_backward_follows_its_fast_forward():
+    """What a fast forward saved is its own (max-pool's int8 winners): its backward runs even inside
+    plain_ops(), and a plain forward's backward stays plain outside it."""
+    x = Tensor(np.random.default_rng(0).standard_normal((1, 1, 4, 4)), requires_grad=True)
+    fast = F.max_pool2d(x, 2)
+    with plain_ops():
+        plain = F.max_pool2d(x, 2)
+        fast.sum().backward()
+    fast_grad, x.grad = x.grad, None
+    plain.sum().backward()
+    np.testing.assert_array_equal(fast_grad, x.grad)
+    assert fast_grad.sum() == 4
 
 
 def test_a_training_step_of_adam_is_one_launch_per_parameter(device):
@@ -186,7 +215,7 @@ def test_a_training_step_of_adam_is_one_launch_per_parameter(device):
 
 
 def test_a_kernel_refuses_what_cupy_refuses():
-    add = kernels.Kernel("test_add", "T x, T y", "T z", "z = x + y;", twin=lambda x, y, z=None: x + y)
+    add = kernels.Kernel("test_add", "T x, T y", "T z", "z = x + y;", cpu=lambda x, y, z=None: x + y)
     kernels.ALL.remove(add)
     with pytest.raises(TypeError, match=r"takes 2 inputs \(and optionally 1 outputs\), got 4"):
         add(np.ones(2), np.ones(2), np.ones(2), np.ones(2))
@@ -194,7 +223,7 @@ def test_a_kernel_refuses_what_cupy_refuses():
         add(np.ones(2), np.ones(2, np.float32))
     assert add(np.ones(2), 1.0).tolist() == [2, 2]
     with pytest.raises(ValueError, match="'n' is reserved by CuPy"):
-        kernels.Kernel("test_count", "T x, T n", "T z", "z = x * n;", twin=lambda x, n: x * n)
+        kernels.Kernel("test_count", "T x, T n", "T z", "z = x * n;", cpu=lambda x, n: x * n)
     with pytest.raises(ValueError, match=r"output z has shape \(2,\), the loop runs over \(2, 2\)"):
         add(np.ones((2, 2)), np.ones(2), np.ones(2))
     with pytest.raises(ValueError, match=r"shapes \[\(2, 2\), \(2,\), \(3,\)\] do not broadcast"):
@@ -204,7 +233,7 @@ def test_a_kernel_refuses_what_cupy_refuses():
 def test_a_kernel_needs_a_plain_array_to_size_its_loop():
     """CuPy sizes an elementwise loop by its plain arrays: given raw arrays and scalars only, it needs the outputs."""
     copy = kernels.Kernel("test_copy", "raw T x, T scale", "T y", "y = x[i] * scale;",
-                          twin=lambda x, scale, y: np.multiply(x.reshape(y.shape), scale, out=y))
+                          cpu=lambda x, scale, y: np.multiply(x.reshape(y.shape), scale, out=y))
     kernels.ALL.remove(copy)
     with pytest.raises(ValueError, match="kernel test_copy: no plain .* pass the outputs"):
         copy(np.ones(4), 2.0)
@@ -300,15 +329,16 @@ def run_compiled_for_the_host(host_compiler, monkeypatch, case, dtype):
     host_compiler.ran.clear()
     with monkeypatch.context() as m:
         for kernel in kernels.ALL:
-            m.setattr(kernel, "twin", functools.partial(host_compiler.run, kernel))
+            m.setattr(kernel, "cpu", functools.partial(host_compiler.run, kernel))
         return host_results(case("cpu", dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", CASES)
-def test_the_cuda_code_run_on_the_cpu_matches_the_generic_path(host_compiler, monkeypatch, name, dtype):
+def test_the_cuda_code_run_on_the_cpu_matches_the_plain_ops(host_compiler, monkeypatch, name, dtype):
     case, names = CASES[name]
-    expected = host_results(case("cpu", dtype))
+    with plain_ops():
+        expected = host_results(case("cpu", dtype))
     got = run_compiled_for_the_host(host_compiler, monkeypatch, case, dtype)
     assert host_compiler.ran == names
     assert_same(got, expected, dtype)
@@ -348,8 +378,8 @@ def test_the_gpu_path_compiles_each_kernel_once_and_runs_its_cuda_code(host_comp
     assert_same(got, expected, np.float64)
 
 
-def test_adams_cuda_code_rounds_its_constants_as_the_twin_does(host_compiler, monkeypatch):
-    """In float32, 1 - b2 must be rounded once from the exact number (0.001f, as the twin and PyTorch do), not
+def test_adams_cuda_code_rounds_its_constants_as_its_cpu_version_does(host_compiler, monkeypatch):
+    """In float32, 1 - b2 must be rounded once from the exact number (0.001f, as the CPU version and PyTorch do), not
     computed from b2 rounded to float32 (0.99900001f: 1 - b2 = 0.00099998713, a 1e-5 error in every v)."""
     adam = next(k for k in kernels.ALL if k.name == "adam_step")
     g, w = np.random.default_rng(0).standard_normal((2, 50)).astype(np.float32)
@@ -364,7 +394,7 @@ def test_adams_cuda_code_rounds_its_constants_as_the_twin_does(host_compiler, mo
         return p.numpy(), state["exp_avg"], state["exp_avg_sq"]
 
     expected = first_step()
-    monkeypatch.setattr(adam, "twin", functools.partial(host_compiler.run, adam))
+    monkeypatch.setattr(adam, "cpu", functools.partial(host_compiler.run, adam))
     for got, want in zip(first_step(), expected):
         np.testing.assert_array_max_ulp(got, want, maxulp=1)
 
@@ -382,7 +412,8 @@ def test_a_wrong_cuda_kernel_is_caught(host_compiler, monkeypatch):
 
 # ----- nvcc -----
 
-KERNEL_TYPES = [{"T": "float32", "I": "int8", "R": "float32"}, {"T": "float64", "I": "int32", "R": "float32"}]
+KERNEL_TYPES = [{"T": "float32", "Offset": "int8", "Stat": "float32"},
+                {"T": "float64", "Offset": "int32", "Stat": "float32"}]
 
 
 def test_nvcc_compiles_every_kernel(tmp_path):
@@ -408,9 +439,9 @@ def test_nvcc_compiles_every_kernel(tmp_path):
 # ----- launches per training step -----
 
 @pytest.mark.parametrize("name", bench_launches.MODELS)
-def test_fused_kernels_cut_the_launches_of_a_training_step(name):
-    fused, generic = bench_launches.count_step(name), bench_launches.count_step(name, fused=False)
-    assert fused.syncs == 0
-    assert fused.launches < generic.launches
+def test_fast_paths_cut_the_launches_of_a_training_step(name):
+    fused, plain = bench_launches.count_step(name), bench_launches.count_step(name, fast=False)
+    assert fused.syncs == 0 and plain.syncs == 0
+    assert fused.launches < plain.launches
     if name.startswith("ConvNet"):
         assert fused.launches <= 300, fused.launch_sites.most_common(10)
