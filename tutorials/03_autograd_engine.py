@@ -309,6 +309,7 @@ assert message is not None and "changed in place" in message and w._version == 1
 # generation first, so each gets its full gradient once; gradients **add** at fan-out and broadcasting;
 # a loop, not recursion; the graph is freed unless `retain_graph=True`; in-place changes are refused.
 
+
 # %%
 # Backward, replayed: the first section's graph in a page of its own (tutorial_figures/03_replay.html, open it in
 # a browser) whose buttons, slider or arrow keys walk the engine's steps: the node that runs, the gradient it
