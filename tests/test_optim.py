@@ -74,7 +74,8 @@ def test_float32_parameters_and_state_stay_float32_and_close_to_float64(implemen
 
 @pytest.mark.parametrize("make, name, kwargs", CONFIGS)
 @pytest.mark.second_gpu
-def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(implementation, device, make, name, kwargs):
+def test_step_updates_data_in_place_skips_missing_grads_and_leaves_grads_alone(implementation, device, make, name,
+                                                                                 kwargs):
     w = device.tensor(np.arange(4.0), requires_grad=True)
     frozen = device.tensor(np.ones(2), requires_grad=True)
     opt = make([w, frozen], **kwargs)

@@ -151,8 +151,8 @@ def test_labels_that_are_not_class_indices_of_the_model_are_refused_before_any_s
     data = fake_data()
     data.train_y[7] = bad
     state = new_state(data, device=device.name)
-    with pytest.raises(ValueError, match=rf"labels must be class indices in \[0, 10\) for a model with 10 "
-                                         rf"outputs; got values in \[{min(bad, 0)}, {max(bad, 9)}\]"):
+    with pytest.raises(ValueError, match=rf"train: labels \(for a model with 10 outputs\) must be class indices "
+                                         rf"in \[0, 10\), got values in \[{min(bad, 0)}, {max(bad, 9)}\]"):
         train(state, data, max_steps=20, eval_freq=10, show_progress=False, device=device.name)
     assert state.step == 0
     data.train_y[7], data.test_y[0] = 0, 12

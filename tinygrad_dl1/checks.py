@@ -219,18 +219,20 @@ def check_probability_target(target, logits):
                          f"match logits of shape {logits.shape}")
 
 
-def check_class_indices(target, logits):
-    """An error unless ``target`` (an array) holds N class indices on the logits' device, in [0, C) when
-    that can be seen without a sync: on the CPU. (On a GPU, cross_entropy turns an index out of range
-    into a NaN loss on the device instead of reading the labels back.)"""
-    n, c = logits.shape
-    if target.dtype.kind not in "iu" or target.shape != (n,):
-        raise ValueError(f"cross_entropy: target must be class indices of shape ({n},) or probabilities "
-                         f"of shape {logits.shape}, got dtype {target.dtype} shape {target.shape}")
-    if backend.device_of(target) != logits.device:
-        raise RuntimeError(f"cross_entropy: target on {backend.device_of(target)}, logits on {logits.device}")
-    if n and backend.device_of(target) == "cpu" and (int(target.min()) < 0 or int(target.max()) >= c):
-        raise ValueError(f"cross_entropy: class indices must lie in [0, {c}), got values in "
+def check_class_indices(target, n_classes, op, n=None, device=None, what="target"):
+    """A ValueError unless the array ``target`` holds class indices: integers, 1-D (of length ``n`` when
+    given), on ``device`` when given, in [0, n_classes) where that can be seen without a sync: on the CPU.
+    (On a GPU, cross_entropy turns an index out of range into a NaN loss on the device instead of reading
+    the labels back; the training loop checks its labels on the host, before they go to the device.)"""
+    if device is not None and backend.device_of(target) != device:
+        raise RuntimeError(f"{op}: {what} on {backend.device_of(target)}, the other input on {device}")
+    if target.dtype.kind not in "iu" or target.ndim != 1 or (n is not None and target.shape != (n,)):
+        length = "" if n is None else f" of shape ({n},)"
+        raise ValueError(f"{op}: {what} must be class indices, a 1-D integer array{length}; got dtype "
+                         f"{target.dtype} shape {target.shape}")
+    if target.size and backend.device_of(target) == "cpu" and (int(target.min()) < 0 or
+                                                               int(target.max()) >= n_classes):
+        raise ValueError(f"{op}: {what} must be class indices in [0, {n_classes}), got values in "
                          f"[{int(target.min())}, {int(target.max())}]")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 from tqdm.notebook import tqdm as notebook_tqdm
 
-from . import backend, rng
+from . import backend, checks, rng
 from .data import BatchStream
 from .grad_mode import no_grad
 from .nn import functional as F
@@ -119,12 +119,8 @@ def check_labels(model, x, *labels):
     with no_grad():
         n_classes = model(Tensor(x[:1])).shape[1]
     for y in labels:
-        y = backend.to_numpy(y)
-        if y.dtype.kind not in "iu" or y.ndim != 1:
-            raise ValueError(f"labels must be class indices, a 1-D integer array; got dtype {y.dtype} shape {y.shape}")
-        if y.size and (y.min() < 0 or y.max() >= n_classes):
-            raise ValueError(f"labels must be class indices in [0, {n_classes}) for a model with {n_classes} "
-                             f"outputs; got values in [{y.min()}, {y.max()}]")
+        checks.check_class_indices(backend.to_numpy(y), n_classes, "train",
+                                   what=f"labels (for a model with {n_classes} outputs)")
 
 
 def evaluate(model, x, y, batch_size=1000, device=None):

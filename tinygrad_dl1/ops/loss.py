@@ -33,10 +33,10 @@ class CrossEntropyIndex(Function):
         valid = (self.target >= 0) & (self.target < logits.shape[1])
         return -xp.where(valid, picked, picked.dtype.type("nan")).mean()
 
-    def backward(self, gl):             # dL/dlogits = (p - onehot(t)) / N
+    def backward(self, gy):             # dL/dlogits = (p - onehot(t)) / N
         g = self.p.copy()
         g[backend.array_module(g).arange(len(g)), self.target] -= 1
-        return g * (gl / len(g))
+        return g * (gy / len(g))
 
 
 class CrossEntropyProb(Function):
@@ -49,13 +49,13 @@ class CrossEntropyProb(Function):
                                target=target if need_logits else None)   # dL/dlogits = (p * sum_c t_c - t) / N needs t
         return -(target * logp).sum(axis=1).mean()
 
-    def backward(self, gl):             # dL/dlogits = (p * sum_c t_c - t) / N, dL/dt = -log p / N
+    def backward(self, gy):             # dL/dlogits = (p * sum_c t_c - t) / N, dL/dt = -log p / N
         need_logits, need_target = self.needs_input_grad
-        scale = gl / len(self.logp)
+        scale = gy / len(self.logp)
         g_logits = g_target = None
         if need_logits:
             total = self.target.sum(axis=1, keepdims=True)   # 1 for probability targets
-            g_logits = (backend.array_module(gl).exp(self.logp) * total - self.target) * scale
+            g_logits = (backend.array_module(gy).exp(self.logp) * total - self.target) * scale
         if need_target:
             g_target = -self.logp * scale
         return g_logits, g_target
@@ -78,5 +78,5 @@ def cross_entropy(logits, target):
         values = target.data if isinstance(target, Tensor) else backend.array_module(logits.data).asarray(target)
         if values.dtype.kind == "f":           # a float array: probabilities, held constant
             return cross_entropy(logits, Tensor(values, dtype=logits.dtype))
-        checks.check_class_indices(values, logits)
+        checks.check_class_indices(values, logits.shape[1], "cross_entropy", n=len(logits), device=logits.device)
     return CrossEntropyIndex(values)(logits)
