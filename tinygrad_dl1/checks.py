@@ -236,6 +236,22 @@ def check_class_indices(target, n_classes, op, n=None, device=None, what="target
                          f"[{int(target.min())}, {int(target.max())}]")
 
 
+# ----- layers and models -----
+
+def check_choice(value, choices, name, op):
+    """A ValueError unless ``value`` is one of ``choices``, naming them."""
+    if value not in choices:
+        listed = " or ".join(repr(c) for c in choices)
+        raise ValueError(f"{op}: {name} must be {listed}, got {value!r}")
+
+
+def check_input_shape(x, fits, expected, op):
+    """A ValueError unless ``fits`` (whether the layer or model ``op`` takes x's shape); ``expected`` says
+    in words what it takes."""
+    if not fits:
+        raise ValueError(f"{op}: expected input of shape {expected}, got {x.shape}")
+
+
 # ----- optimizers -----
 
 def check_optimizer_settings(optimizer, **settings):

@@ -1,5 +1,5 @@
 """The assignment's VGG-style ConvNet for 32x32 images."""
-from .. import nn
+from .. import checks, nn
 
 
 def conv_block(in_channels, out_channels):
@@ -35,8 +35,8 @@ class ConvNet(nn.Module):
         self.linear = nn.Linear(512, n_classes)
 
     def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.n_channels:
-            raise ValueError(f"ConvNet: expected input (N, {self.n_channels}, H, W), got shape {x.shape}")
+        checks.check_input_shape(x, x.ndim == 4 and x.shape[1] == self.n_channels, f"(N, {self.n_channels}, H, W)",
+                                 "ConvNet")
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv2(x))
         x = self.maxpool3(self.conv3_b(self.conv3_a(x)))

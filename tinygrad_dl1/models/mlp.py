@@ -1,5 +1,5 @@
 """The assignment's multi-layer perceptron."""
-from .. import nn
+from .. import checks, nn
 
 ASSIGNMENT_WEIGHT_STD = 1e-4   # the assignment's init: weights ~ N(0, std^2), biases 0
 
@@ -25,8 +25,7 @@ class MLP(nn.Sequential):
 
     def __init__(self, n_inputs, n_hidden, n_classes, neg_slope=0.02, batch_norm=False, dropout=0.0,
                  init="assignment"):
-        if init not in ("assignment", "default"):
-            raise ValueError(f"MLP: init must be 'assignment' or 'default', got {init!r}")
+        checks.check_choice(init, ("assignment", "default"), "init", "MLP")
         linear = AssignmentLinear if init == "assignment" else nn.Linear
         sizes = [n_inputs, *n_hidden]
         layers = []
@@ -44,6 +43,5 @@ class MLP(nn.Sequential):
     def forward(self, x):
         if x.ndim != 2:
             x = x.reshape(len(x), -1)
-        if x.shape[1] != self.n_inputs:
-            raise ValueError(f"MLP: expected inputs of {self.n_inputs} features, got shape {x.shape}")
+        checks.check_input_shape(x, x.shape[1] == self.n_inputs, f"(N, {self.n_inputs})", "MLP")
         return super().forward(x)

@@ -3,7 +3,7 @@ statistics kept as buffers (running_mean, running_var, num_batches_tracked), as 
 import numpy as np
 
 from .. import backend
-from ..checks import check_positive_int
+from ..checks import check_input_shape, check_positive_int
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -25,10 +25,9 @@ class _BatchNorm(Module):
         self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
 
     def forward(self, x):
-        if x.ndim not in self.input_shapes or x.shape[1] != self.num_features:
-            expected = " or ".join(self.input_shapes.values()).replace("C", str(self.num_features))
-            raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of shape {expected}, "
-                             f"got {x.shape}")
+        expected = " or ".join(self.input_shapes.values()).replace("C", str(self.num_features))
+        check_input_shape(x, x.ndim in self.input_shapes and x.shape[1] == self.num_features, expected,
+                          f"{type(self).__name__}({self.num_features})")
         momentum = self.momentum
         if self.training:
             with backend.device_scope(self.num_batches_tracked.data):
