@@ -43,5 +43,6 @@ class MLP(nn.Sequential):
     def forward(self, x):
         if x.ndim != 2:
             x = x.reshape(len(x), -1)
-        checks.check_input_shape(x, x.shape[1] == self.n_inputs, f"(N, {self.n_inputs}) ({self.n_inputs} features)", "MLP")
+        n = self.n_inputs
+        checks.check_input_shape(x, x.shape[1] == n, f"(N, {n}) ({n} features)", "MLP")
         return super().forward(x)
