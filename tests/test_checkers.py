@@ -492,3 +492,329 @@ def test_generic_patterns_of_compare():
     unexplained = reference + rng.standard_normal((4, 6))
     row = diagnosis.compare("g", unexplained, reference)
     assert row.verdict == "wrong" and row.mistakes == () and "largest difference is at index" in row.hint
+
+
+# ----- a teaching assistant's list: what a student who half-remembers each formula writes -----
+
+def mlp_variant(last_activation=False, relu=False, with_biases=True, default_slope=0.02):
+    """mlp_gradients written plainly with one slip planted."""
+    def mlp_gradients(x, labels, weights, biases, negative_slope=default_slope):
+        s = 0.0 if relu else negative_slope
+        inputs, pre, h = [], [], x
+        for k, (w, b) in enumerate(zip(weights, biases)):
+            inputs.append(h)
+            pre.append(h @ w.T + (b if with_biases else 0))
+            h = pre[-1]
+            if k < len(weights) - 1 or last_activation:
+                h = np.where(h > 0, h, s * h)
+        loss = -np.log(softmax(h)[np.arange(len(labels)), labels]).mean()
+        grad = softmax_cross_entropy_backward(h, labels)
+        grad_weights, grad_biases = [None] * len(weights), [None] * len(weights)
+        for k in reversed(range(len(weights))):
+            if k < len(weights) - 1 or last_activation:
+                grad = grad * np.where(pre[k] > 0, 1.0, s)
+            grad_weights[k], grad_biases[k] = grad.T @ inputs[k], grad.sum(axis=0)
+            grad = grad @ weights[k]
+        return loss, grad_weights, grad_biases
+    return mlp_gradients
+
+
+def bn_variant(ddof=0, x_in_gamma=False, variance=False, no_n=False, axis=0, no_gamma=False):
+    """batch_norm_backward in the tutorial's closed form, with one slip planted."""
+    def batch_norm_backward(x, gamma, grad_output, eps=1e-5):
+        n, dy = len(x), grad_output
+        var = x.var(axis=0, ddof=ddof) + eps
+        sigma = var if variance else np.sqrt(var)
+        x_hat = (x - x.mean(axis=0)) / sigma
+        g = 1.0 if no_gamma else gamma
+        m = 1 if no_n else n
+        dx = g / (m * sigma) * (m * dy - dy.sum(axis=axis, keepdims=True)
+                                - x_hat * (dy * x_hat).sum(axis=axis, keepdims=True))
+        dgamma = (dy * (x if x_in_gamma else x_hat)).sum(axis=axis)
+        return dx, dgamma, dy.sum(axis=axis)
+    return batch_norm_backward
+
+
+def adam_variant(m_of="g", v_of="g2", swap=False, shift=0, corrected_state=False, power=True, after=False):
+    def adam_update(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        b1, b2 = betas[::-1] if swap else betas
+        moments = {"g": grad, "g2": grad * grad}
+        old_m, old_v = m, v
+        m = b1 * m + (1 - b1) * moments[m_of]
+        v = b2 * v + (1 - b2) * moments[v_of]
+        t = step + shift
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m_hat = (old_m if after else m) / (1 - (b1 ** t if power else b1))
+            v_hat = (old_v if after else v) / (1 - (b2 ** t if power else b2))
+            new = param - lr * m_hat / (np.sqrt(v_hat) + eps)
+        return (new, m_hat, v_hat) if corrected_state else (new, m, v)
+    return adam_update
+
+
+def im2col_variant(pad=True, strided=True, extra=1, order="ijc"):
+    def im2col(x, kernel_size, stride, padding):
+        n, c, height, width = x.shape
+        k, s, p = kernel_size, stride, padding if pad else 0
+        oh, ow = (height + 2 * p - k) // s + extra, (width + 2 * p - k) // s + extra
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        step = s if strided else 1
+        cols = np.empty((n, oh, ow, k, k, c))
+        for i in range(k):
+            for j in range(k):
+                cols[:, :, :, i, j, :] = xp[:, :, i:i + step * oh:step, j:j + step * ow:step].transpose(0, 2, 3, 1)
+        if order == "jic":
+            cols = cols.transpose(0, 1, 2, 4, 3, 5)
+        return cols.reshape(n * oh * ow, k * k * c)
+    return im2col
+
+
+def conv_variant(flip_dw=False, crop=True, reshape_only=False):
+    def conv2d_backward(x, weight, grad_output, stride=1, padding=0):
+        c_out, c_in, k, _ = weight.shape
+        n, _, height, width = x.shape
+        cols = im2col(x, k, stride, padding)
+        wm = weight.reshape(c_out, -1) if reshape_only else weight.transpose(0, 2, 3, 1).reshape(c_out, -1)
+        dy = grad_output.transpose(0, 2, 3, 1).reshape(-1, c_out)
+        dw_m = dy.T @ cols
+        dw = dw_m.reshape(weight.shape) if reshape_only else dw_m.reshape(c_out, k, k, c_in).transpose(0, 3, 1, 2)
+        if flip_dw:
+            dw = dw[:, :, ::-1, ::-1]
+        oh, ow = grad_output.shape[2:]
+        blocks = (dy @ wm).reshape(n, oh, ow, k, k, c_in)
+        xp = np.zeros((n, c_in, height + 2 * padding, width + 2 * padding))
+        for i in range(k):
+            for j in range(k):
+                rows, cols_ = slice(i, i + stride * oh, stride), slice(j, j + stride * ow, stride)
+                xp[:, :, rows, cols_] += blocks[:, :, :, i, j].transpose(0, 3, 1, 2)
+        dx = xp[:, :, padding:padding + height, padding:padding + width] if crop else xp
+        return dx, dw, dy.sum(axis=0)
+    return conv2d_backward
+
+
+def pool_variant(mode="winner", pad_value=-np.inf, strided=True):
+    def max_pool2d_backward(x, grad_output, kernel_size, stride, padding=0):
+        n, c, height, width = x.shape
+        k, s, p = kernel_size, stride if strided else 1, padding
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=pad_value)
+        gxp = np.zeros_like(xp)
+        for nn in range(n):
+            for cc in range(c):
+                for r in range(grad_output.shape[2]):
+                    for t in range(grad_output.shape[3]):
+                        window = xp[nn, cc, s * r:s * r + k, s * t:s * t + k]
+                        g = grad_output[nn, cc, r, t]
+                        if mode == "window":
+                            gxp[nn, cc, s * r:s * r + k, s * t:s * t + k] += g
+                        elif mode == "average":
+                            gxp[nn, cc, s * r:s * r + k, s * t:s * t + k] += g / k ** 2
+                        else:
+                            i, j = divmod(int(window.argmax()), k)
+                            if mode == "swapped":
+                                i, j = j, i
+                            gxp[nn, cc, s * r + i, s * t + j] += g
+        return gxp[:, :, p:p + height, p:p + width]
+    return max_pool2d_backward
+
+
+def ce_softmax(axis):
+    def backward(logits, labels):
+        e = np.exp(logits - logits.max(axis=axis, keepdims=True))
+        return (e / e.sum(axis=axis, keepdims=True) - np.eye(logits.shape[1])[labels]) / len(labels)
+    return backward
+
+
+TA_LIST = [
+    # linear_backward
+    ("summed over the wrong axis", exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, g.sum(axis=1))),
+    ("sums taken before the product", exercises.check_linear_backward,
+     lambda x, w, g: (g @ w, np.outer(g.sum(axis=0), x.sum(axis=0)), g.sum(axis=0))),
+    ("flipped sign", exercises.check_linear_backward, lambda x, w, g: (g @ w, -(g.T @ x), g.sum(axis=0))),
+    # leaky_relu_backward
+    ("branches swapped", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * np.where(x > 0, negative_slope, 1.0)),
+    ("negative_slope left out", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * (x > 0)),
+    ("mask from grad_output", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * np.where(g > 0, 1.0, negative_slope)),
+    ("the activation, not its derivative", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * np.where(x > 0, x, negative_slope * x)),
+    ("wrong default negative_slope", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope)),
+    # softmax_cross_entropy_backward
+    ("softmax over the wrong axis", exercises.check_softmax_cross_entropy_backward, ce_softmax(axis=0)),
+    ("softmax left out", exercises.check_softmax_cross_entropy_backward,
+     lambda z, t: (z - np.eye(z.shape[1])[t]) / len(t)),
+    ("divided by the number of classes", exercises.check_softmax_cross_entropy_backward,
+     lambda z, t: (softmax(z) - np.eye(z.shape[1])[t]) / z.shape[1]),
+    ("gradient with respect to the probabilities", exercises.check_softmax_cross_entropy_backward,
+     lambda z, t: -np.eye(z.shape[1])[t] / softmax(z) / len(t)),
+    # mlp_gradients
+    ("activation after the last layer", exercises.check_mlp_gradients, mlp_variant(last_activation=True)),
+    ("ReLU instead of leaky ReLU", exercises.check_mlp_gradients, mlp_variant(relu=True)),
+    ("biases left out of the forward pass", exercises.check_mlp_gradients, mlp_variant(with_biases=False)),
+    ("wrong default negative_slope", exercises.check_mlp_gradients, mlp_variant(default_slope=0.01)),
+    # batch_norm_backward
+    ("Bessel's correction", exercises.check_batch_norm_backward, bn_variant(ddof=1)),
+    ("x instead of x_hat", exercises.check_batch_norm_backward, bn_variant(x_in_gamma=True)),
+    ("variance instead of standard deviation", exercises.check_batch_norm_backward, bn_variant(variance=True)),
+    ("missing 1/N", exercises.check_batch_norm_backward, bn_variant(no_n=True)),
+    ("summed over the wrong axis", exercises.check_batch_norm_backward, bn_variant(axis=1)),
+    ("gamma left out", exercises.check_batch_norm_backward, bn_variant(no_gamma=True)),
+    # sgd_update
+    ("lr left out", exercises.check_sgd_update, lambda param, grad, lr: param - grad),
+    ("divided by lr", exercises.check_sgd_update, lambda param, grad, lr: param - grad / lr),
+    ("the step, not the new parameter", exercises.check_sgd_update, lambda param, grad, lr: -lr * grad),
+    # adam_update
+    ("m from the squared gradient", exercises.check_adam_update, adam_variant(m_of="g2")),
+    ("v from the gradient, not its square", exercises.check_adam_update, adam_variant(v_of="g")),
+    ("betas swapped", exercises.check_adam_update, adam_variant(swap=True)),
+    ("off-by-one step", exercises.check_adam_update, adam_variant(shift=1)),
+    ("off-by-one step", exercises.check_adam_update, adam_variant(shift=-1)),
+    ("bias-corrected moments returned", exercises.check_adam_update, adam_variant(corrected_state=True)),
+    ("bias correction without the power", exercises.check_adam_update, adam_variant(power=False)),
+    ("moments updated after the step", exercises.check_adam_update, adam_variant(after=True)),
+    # im2col
+    ("padding left out", exercises.check_im2col, im2col_variant(pad=False)),
+    ("stride left out of the slice", exercises.check_im2col, im2col_variant(strided=False)),
+    ("output size off by one", exercises.check_im2col, im2col_variant(extra=0)),
+    ("kernel offsets swapped", exercises.check_im2col, im2col_variant(order="jic")),
+    # conv2d_backward
+    ("kernel flipped", exercises.check_conv2d_backward, conv_variant(flip_dw=True)),
+    ("padding not cropped", exercises.check_conv2d_backward, conv_variant(crop=False)),
+    ("missing transpose", exercises.check_conv2d_backward, conv_variant(reshape_only=True)),
+    # max_pool2d_backward
+    ("gradient to the whole window", exercises.check_max_pool2d_backward, pool_variant(mode="window")),
+    ("average pooling's gradient", exercises.check_max_pool2d_backward, pool_variant(mode="average")),
+    ("row and column of the winner swapped", exercises.check_max_pool2d_backward, pool_variant(mode="swapped")),
+    ("padding as zeros", exercises.check_max_pool2d_backward, pool_variant(pad_value=0.0)),
+    ("stride left out", exercises.check_max_pool2d_backward, pool_variant(strided=False)),
+]
+
+
+@pytest.mark.parametrize("mistake, checker, fn", TA_LIST,
+                         ids=[f"{m}-{c.__name__}-{i}" for i, (m, c, _) in enumerate(TA_LIST)])
+def test_a_teaching_assistants_mistake_is_named_and_nothing_else(mistake, checker, fn):
+    test_a_planted_mistake_is_named_and_nothing_else(mistake, checker, fn)
+
+
+def test_every_exercise_has_at_least_three_named_mistakes_planted():
+    counts = {}
+    for mistake, checker, _ in PLANTS + TA_LIST:
+        counts.setdefault(checker.__name__, set()).add(mistake)
+    assert {name for name, _ in ((c.__name__, f) for c, f in RIGHT)} == set(counts)
+    assert all(len(mistakes) >= 3 for mistakes in counts.values()), counts
+
+
+def test_the_unbiased_variance_is_named_alike_in_grad_x_and_grad_gamma():
+    report = run(exercises.check_batch_norm_backward, bn_variant(ddof=1))
+    assert {row.name for row in report.rows if not row.correct} == {"grad_x", "grad_gamma"}
+    assert all(row.mistakes == ("Bessel's correction",) for row in report.rows if not row.correct), report.text
+
+
+# ----- right answers written other ways are never blamed -----
+
+def leaky_in_place(x, grad_output, negative_slope=0.02):
+    grad = grad_output.copy()
+    grad[x <= 0] *= negative_slope
+    return grad
+
+
+def ce_in_place(logits, labels):
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(labels)), labels] -= 1
+    return p / len(labels)
+
+
+def bn_staged(x, gamma, grad_output, eps=1e-5):
+    """The textbook's staged backward: dx_hat, dvar, dmean, then dx."""
+    n = len(x)
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    x_hat = (x - mu) / np.sqrt(var + eps)
+    dx_hat = grad_output * gamma
+    dvar = (dx_hat * (x - mu) * -0.5 * (var + eps) ** -1.5).sum(axis=0)
+    dmean = (-dx_hat / np.sqrt(var + eps)).sum(axis=0) + dvar * (-2 * (x - mu)).mean(axis=0)
+    dx = dx_hat / np.sqrt(var + eps) + dvar * 2 * (x - mu) / n + dmean / n
+    return dx, (grad_output * x_hat).sum(axis=0), grad_output.sum(axis=0)
+
+
+def sgd_in_place(param, grad, lr):
+    param -= lr * grad
+    return param
+
+
+def adam_in_place(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = betas
+    m *= b1
+    m += (1 - b1) * grad
+    v *= b2
+    v += (1 - b2) * grad ** 2
+    param -= lr * (m / (1 - b1 ** step)) / (np.sqrt(v / (1 - b2 ** step)) + eps)
+    return param, m, v
+
+
+def im2col_loops(x, kernel_size, stride, padding):
+    n, c, height, width = x.shape
+    k, s, p = kernel_size, stride, padding
+    oh, ow = output_size(height, k, s, p), output_size(width, k, s, p)
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    rows = [xp[b, :, s * r:s * r + k, s * t:s * t + k].transpose(1, 2, 0).ravel()
+            for b in range(n) for r in range(oh) for t in range(ow)]
+    return np.array(rows)
+
+
+def conv_loops(x, weight, grad_output, stride=1, padding=0):
+    """Every multiply-add of the forward pass, its gradients added with np.add.at."""
+    c_out, c_in, k, _ = weight.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(weight)
+    for r in range(grad_output.shape[2]):
+        for t in range(grad_output.shape[3]):
+            rows, cols = np.arange(stride * r, stride * r + k), np.arange(stride * t, stride * t + k)
+            window = xp[:, :, rows][:, :, :, cols]                                # (n, c_in, k, k)
+            g = grad_output[:, :, r, t]                                           # (n, c_out)
+            dw += np.einsum("no,ncij->ocij", g, window)
+            np.add.at(dxp, (slice(None), slice(None), rows[:, None], cols[None, :]),
+                      np.einsum("no,ocij->ncij", g, weight))
+    h, w = x.shape[2:]
+    return dxp[:, :, padding:padding + h, padding:padding + w], dw, grad_output.sum(axis=(0, 2, 3))
+
+
+def pool_add_at(x, grad_output, kernel_size, stride, padding=0):
+    """Vectorised: every window's argmax at once, added with np.add.at."""
+    k, s, p = kernel_size, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    windows = windows[:, :, :grad_output.shape[2], :grad_output.shape[3]]
+    i, j = np.divmod(windows.reshape(*windows.shape[:4], k * k).argmax(axis=-1), k)
+    n, c, r, t = np.indices(grad_output.shape)
+    grad = np.zeros_like(xp)
+    np.add.at(grad, (n, c, s * r + i, s * t + j), grad_output)
+    return grad[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+
+
+OTHER_WAYS = [
+    (exercises.check_linear_backward, lambda x, w, g: (np.einsum("no,oi->ni", g, w), np.einsum("no,ni->oi", g, x),
+                                                       np.einsum("no->o", g))),
+    (exercises.check_leaky_relu_backward, leaky_in_place),
+    (exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * (x > 0) + negative_slope * g * (x <= 0)),
+    (exercises.check_softmax_cross_entropy_backward, ce_in_place),
+    (exercises.check_mlp_gradients, mlp_variant()),
+    (exercises.check_batch_norm_backward, bn_staged),
+    (exercises.check_batch_norm_backward, bn_variant()),
+    (exercises.check_sgd_update, sgd_in_place),
+    (exercises.check_adam_update, adam_in_place),
+    (exercises.check_im2col, im2col_loops),
+    (exercises.check_conv2d_backward, conv_loops),
+    (exercises.check_conv2d_backward, conv_variant()),
+    (exercises.check_max_pool2d_backward, pool_add_at),
+    (exercises.check_max_pool2d_backward, pool_variant()),
+]
+
+
+@pytest.mark.parametrize("checker, fn", OTHER_WAYS, ids=[f"{c.__name__}-{i}" for i, (c, _) in enumerate(OTHER_WAYS)])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_right_answer_written_another_way_passes(checker, fn, seed):
+    report = run(checker, fn, seed)
+    assert report.passed and report.mistakes == [], report.text

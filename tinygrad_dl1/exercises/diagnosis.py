@@ -91,8 +91,16 @@ def verdict_of(rel_error):
 
 
 def matches(a, b):
-    """True when a and b have one shape and a relative error below MATCH_BELOW."""
-    return a.shape == b.shape and relative_error(a, b) < MATCH_BELOW
+    """True when a and b have one shape and a relative error below MATCH_BELOW; NaN and inf must sit in the
+    same places (a known mistake that divides by zero), and the finite entries are compared."""
+    if a.shape != b.shape:
+        return False
+    finite = np.isfinite(a)
+    if finite.all() and np.isfinite(b).all():
+        return relative_error(a, b) < MATCH_BELOW
+    same = (finite == np.isfinite(b)) & ((np.isnan(a) == np.isnan(b)) | finite)
+    return bool(same.all() and np.array_equal(a[~finite & ~np.isnan(a)], b[~finite & ~np.isnan(b)])
+                and relative_error(a[finite], b[finite]) < MATCH_BELOW)
 
 
 def lost_terms(name, reference, terms, what):
@@ -121,8 +129,10 @@ def compare(name, student, reference, case="", batch_size=None, wrong_answers=()
     terms: {name: array}, partial terms that add up to the reference: the reference without
         any of them is "= instead of +=" (``terms_of`` names what feeds the several paths).
     others: {name: reference} of the function's other outputs ("gradient of the wrong input").
-    baseline: for an update (new = old + change), the old value: the constant-ratio patterns
-        then look at the change, new - old, so that a step taken the wrong way is a flipped sign.
+    baseline: for an update (new = old + change), the old value: the verdict, the known wrong
+        answers and the constant-ratio patterns then look at the change, new - old, so that a step
+        that is wrong is wrong even when it is small against the parameter, and a step taken the
+        wrong way is a flipped sign.
     """
     reference = np.asarray(reference, dtype=np.float64)
     if student is None:
@@ -137,7 +147,8 @@ def compare(name, student, reference, case="", batch_size=None, wrong_answers=()
     if student.shape != reference.shape:
         row = Row(case, name, shape, verdict="wrong shape")
     else:
-        rel, diff = relative_error(student, reference), float(np.abs(student - reference).max(initial=0.0))
+        changes = (student, reference) if baseline is None else (student - baseline, reference - baseline)
+        rel, diff = relative_error(*changes), float(np.abs(student - reference).max(initial=0.0))
         row = Row(case, name, shape, exact=bool(np.array_equal(student, reference)),
                   close=bool(np.allclose(student, reference)), max_abs_diff=diff, rel_error=rel,
                   verdict=verdict_of(rel))
@@ -190,7 +201,11 @@ def refuse_type(name, student, reference, case):
 def diagnose(name, student, reference, candidates, batch_size, baseline):
     """(mistake names, hint) for a student's answer that is not correct."""
     for candidate in candidates:
-        if matches(student, candidate.answer):
+        if baseline is None or candidate.answer.shape != student.shape:
+            fits = matches(student, candidate.answer)
+        else:
+            fits = matches(student - baseline, candidate.answer - baseline)
+        if fits:
             return candidate.mistakes, candidate.hint
     if student.shape != reference.shape:
         return shape_mistake(name, student, reference)
