@@ -6,20 +6,10 @@ The kernels write 4-D results channels-last, (N, H, W, C), as conv2d wants them;
 same formulas run as array ops.
 """
 from .. import backend
+from ..ops.im2col import channels_first, channels_last
 from ..ops.normalization import BatchNorm, channel_shape, entries_per_channel
 from . import register
 from .kernel import Kernel
-
-
-def channels_last(a):
-    """An (N, H, W, C) view of an (N, C, H, W) array, other shapes as they are: the kernels then write
-    their 4-D outputs channels-last."""
-    return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
-
-
-def channels_first(a):
-    """The inverse of ``channels_last``."""
-    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
 
 
 def batch_norm_on_cpu(x, mu, var, gamma, beta, eps):

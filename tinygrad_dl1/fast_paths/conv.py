@@ -38,8 +38,8 @@ IM2COL = Kernel("im2col", "raw T x, " + GEOMETRY, "T cols", """
 
 def col2im_on_cpu(cols, c, height, width, out_height, out_width, kh, kw, sh, sw, ph, pw, image):
     """COL2IM with array ops: the plain col2im, written into the channels-last image."""
-    image[...] = plain.col2im(cols, (image.shape[0], c, height, width), (kh, kw), (sh, sw), (ph, pw)
-                              ).transpose(0, 2, 3, 1)
+    image[...] = plain.channels_last(plain.col2im(cols, (image.shape[0], c, height, width), (kh, kw), (sh, sw),
+                                                  (ph, pw)))
     return image
 
 
@@ -60,7 +60,7 @@ def col2im(cols, x_shape, kernel, stride, padding):
     """ops.im2col.col2im, in one kernel on a GPU: an (N, C, H, W) view of channels-last memory."""
     n, c, height, width = x_shape
     image = backend.array_module(cols).empty((n, height, width, c), cols.dtype)
-    return COL2IM(cols, *geometry(x_shape, kernel, stride, padding), image).transpose(0, 3, 1, 2)
+    return plain.channels_first(COL2IM(cols, *geometry(x_shape, kernel, stride, padding), image))
 
 
 def conv2d_forward(op, x, weight, bias=None):
@@ -69,22 +69,22 @@ def conv2d_forward(op, x, weight, bias=None):
     c_out, c_in, kh, kw = weight.shape
     op.x_shape, op.kernel = x.shape, (kh, kw)
     cols = im2col(x, op.kernel, op.stride, op.padding)
-    weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)
+    weight_matrix = plain.channels_last(weight).reshape(c_out, kh * kw * c_in)
     op.save_for_backward(cols=cols if need_weight else None, weight_matrix=weight_matrix if need_x else None)
     y = cols @ weight_matrix.T
     if bias is not None:
         y += bias
     out_height, out_width = plain.output_size(x.shape, op.kernel, op.stride, op.padding)
-    return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)
+    return plain.channels_first(y.reshape(x.shape[0], out_height, out_width, c_out))
 
 
 def conv2d_backward(op, gy):
     """Conv2d.backward with the col2im kernel: dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY."""
     need_x, need_weight = op.needs_input_grad[:2]
     c_out, c_in, (kh, kw) = gy.shape[1], op.x_shape[1], op.kernel
-    gy = gy.transpose(0, 2, 3, 1).reshape(-1, c_out)
+    gy = plain.channels_last(gy).reshape(-1, c_out)
     gx = col2im(gy @ op.weight_matrix, op.x_shape, op.kernel, op.stride, op.padding) if need_x else None
-    gw = (gy.T @ op.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2).copy() if need_weight else None
+    gw = plain.channels_first((gy.T @ op.cols).reshape(c_out, kh, kw, c_in)).copy() if need_weight else None
     gb = gy.sum(axis=0) if any(op.needs_input_grad[2:]) else None
     return gx, gw, gb
 

@@ -8,7 +8,7 @@ array of windows as the plain op makes. The winner is stored as the plain op's (
 of each window's max, channels-last), in int8 when kh*kw fits.
 """
 from .. import backend
-from ..ops.im2col import output_size, pad_channels_last, windows
+from ..ops.im2col import channels_first, channels_last, output_size, pad_channels_last, windows
 from ..ops.pool import MaxPool2d
 from . import register
 from .kernel import Kernel
@@ -105,16 +105,16 @@ def max_pool_forward(op, x):
         op.save_for_backward(winner=winner)
     else:
         MAX_POOL_VALUES(*args, y)
-    return y.transpose(0, 3, 1, 2)
+    return channels_first(y)
 
 
 def max_pool_backward(op, gy):
     """MaxPool2d.backward in one kernel: each pixel gets the sum of gy over the windows it won."""
     n, c, height, width = op.x_shape
     gx = backend.array_module(gy).empty((n, height, width, c), gy.dtype)
-    MAX_POOL_BACKWARD(gy.transpose(0, 2, 3, 1), op.winner, *geometry(op.x_shape, op.kernel, op.stride, op.padding),
+    MAX_POOL_BACKWARD(channels_last(gy), op.winner, *geometry(op.x_shape, op.kernel, op.stride, op.padding),
                       gx)
-    return gx.transpose(0, 3, 1, 2)
+    return channels_first(gx)
 
 
 register(MaxPool2d, forward=max_pool_forward, backward=max_pool_backward)

@@ -25,7 +25,7 @@ copy), which the next conv or pool reads as it is.
 """
 from .. import checks
 from ..function import Function
-from .im2col import col2im, im2col, output_size
+from .im2col import channels_first, channels_last, col2im, im2col, output_size
 
 
 class Conv2d(Function):
@@ -37,25 +37,25 @@ class Conv2d(Function):
         c_out, c_in, kh, kw = weight.shape
         self.x_shape, self.kernel = x.shape, (kh, kw)
         cols = im2col(x, self.kernel, self.stride, self.padding)                 # (N*OH*OW, kh*kw*C_in)
-        weight_matrix = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
+        weight_matrix = channels_last(weight).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
         self.save_for_backward(cols=cols if need_weight else None,                  # dL/dWm = dY^T @ cols
                                weight_matrix=weight_matrix if need_x else None)     # dL/dcols = dY @ Wm
         y = cols @ weight_matrix.T
         if bias is not None:
             y += bias
         out_height, out_width = output_size(x.shape, self.kernel, self.stride, self.padding)
-        return y.reshape(x.shape[0], out_height, out_width, c_out).transpose(0, 3, 1, 2)
+        return channels_first(y.reshape(x.shape[0], out_height, out_width, c_out))
 
     def backward(self, gy):             # dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY
         need_x, need_weight = self.needs_input_grad[:2]
         c_out, c_in, (kh, kw) = gy.shape[1], self.x_shape[1], self.kernel
-        gy = gy.transpose(0, 2, 3, 1).reshape(-1, c_out)          # dY (N*OH*OW, C_out): free when gy is channels-last
+        gy = channels_last(gy).reshape(-1, c_out)                 # dY (N*OH*OW, C_out): free when gy is channels-last
         gx = gw = None
         if need_x:
             gx = col2im(gy @ self.weight_matrix, self.x_shape, self.kernel, self.stride, self.padding)
         if need_weight:
             # a copy in the weight's own (C_out, C_in, kh, kw) layout: the optimizer reads it several times
-            gw = (gy.T @ self.cols).reshape(c_out, kh, kw, c_in).transpose(0, 3, 1, 2).copy()
+            gw = channels_first((gy.T @ self.cols).reshape(c_out, kh, kw, c_in)).copy()
         # dL/dbias: the sum over rows (a sum, not ones @ dY: far faster than a matrix-vector product here)
         gb = gy.sum(axis=0) if any(self.needs_input_grad[2:]) else None     # [2:] is empty without a bias
         return gx, gw, gb           # the engine pairs gradients with inputs: gb is ignored without a bias

@@ -17,6 +17,17 @@ kh*kw kernel offsets only, adding shifted slices.
 from .. import backend
 
 
+def channels_last(a):
+    """The (N, H, W, C) view of an (N, C, H, W) array (a weight (C_out, C_in, kh, kw) becomes
+    (C_out, kh, kw, C_in)); other shapes as they are. No copy."""
+    return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+
+
+def channels_first(a):
+    """The inverse of ``channels_last``: the (N, C, H, W) view of an (N, H, W, C) array."""
+    return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
+
+
 def output_size(x_shape, kernel, stride, padding):
     """(OH, OW): how many windows of ``kernel`` fit down and across an (N, C, H, W) input, padded."""
     return ((x_shape[2] + 2 * padding[0] - kernel[0]) // stride[0] + 1,
@@ -30,7 +41,7 @@ def pad_channels_last(x, padding, fill):
     out = xp.empty((n, height + 2 * ph, width + 2 * pw, c), x.dtype)
     if ph or pw:
         out[:, :ph], out[:, height + ph:], out[:, :, :pw], out[:, :, width + pw:] = fill, fill, fill, fill
-    out[:, ph:ph + height, pw:pw + width] = x.transpose(0, 2, 3, 1)
+    out[:, ph:ph + height, pw:pw + width] = channels_last(x)
     return out
 
 
@@ -61,4 +72,4 @@ def col2im(cols, x_shape, kernel, stride, padding):
     for i in range(kh):
         for j in range(kw):
             target[:, :, :, i, j] += source[:, :, :, i, j]            # one strided add per kernel offset
-    return x_pad[:, ph:ph + height, pw:pw + width].transpose(0, 3, 1, 2)
+    return channels_first(x_pad[:, ph:ph + height, pw:pw + width])

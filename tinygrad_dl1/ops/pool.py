@@ -18,7 +18,7 @@ the windows' shape and adds the windows back onto the image with col2im. The out
 """
 from .. import backend, checks
 from ..function import Function
-from .im2col import col2im, im2col, output_size
+from .im2col import channels_first, channels_last, col2im, im2col, output_size
 
 
 class MaxPool2d(Function):
@@ -33,12 +33,12 @@ class MaxPool2d(Function):
         y = cols.max(axis=3)                                        # (N, OH, OW, C); a NaN in a window wins
         if self.needs_input_grad[0]:                                # dL/dx needs the winner of each window
             self.save_for_backward(winner=first_max_or_last_nan(cols, axis=3))
-        return y.transpose(0, 3, 1, 2)
+        return channels_first(y)
 
     def backward(self, gy):             # dL/dx_pad[n, c, sh*r + i, sw*s + j] += gy[n, c, r, s] where (i, j) won
         xp = backend.array_module(gy)
         n, c = self.x_shape[:2]
-        gy = gy.transpose(0, 2, 3, 1)[:, :, :, None, :]            # (N, OH, OW, 1, C)
+        gy = channels_last(gy)[:, :, :, None, :]                   # (N, OH, OW, 1, C)
         offsets = xp.arange(self.kernel[0] * self.kernel[1]).reshape(-1, 1)     # k, down the window axis
         gcols = xp.where(offsets == self.winner[:, :, :, None, :], gy, 0)       # gy at the winner, 0 elsewhere
         return col2im(gcols.reshape(-1, offsets.size * c), self.x_shape, self.kernel, self.stride, self.padding)
