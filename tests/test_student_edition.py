@@ -222,3 +222,17 @@ def test_the_edition_says_how_to_install_and_grade_in_one_command(tmp_path):
     assert f"0 of {len(grading.EXERCISES)} exercises passed" in result.stdout
     assert "linear_backward is not written yet (02_backprop_by_hand.py)" in result.stdout
     assert "conv2d_backward" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_hints_and_the_diagnoses_call_the_batch_size_n():
+    for exercise in grading.EXERCISES:
+        text = (TUTORIALS / exercise.tutorial).read_text(encoding="utf-8")
+        for line in text.splitlines():
+            match = student_edition.BEGIN.match(line)
+            if match:
+                assert not re.search(r"\bB\b", match["hint"]), f"{exercise.tutorial}: the batch size is N: {line}"
+    from tinygrad_dl1.exercises import checkers
+    source = Path(checkers.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"/ B\b|\bB = |\bB the batch", source), "the diagnoses call the batch size N"
+    assert "N the batch size" in (TUTORIALS / "02_backprop_by_hand.py").read_text(encoding="utf-8").replace(
+        "N = len(labels) the batch size", "N the batch size")

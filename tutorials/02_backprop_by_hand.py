@@ -209,7 +209,7 @@ def ce_loss(Z):
 
 def softmax_cross_entropy_backward(logits, labels):
     """dL/dlogits for L, the mean over the batch of -log softmax(logits)[n, labels[n]]."""
-    # BEGIN SOLUTION hint: (softmax(logits) - onehot(labels)) / B, with B = len(labels)
+    # BEGIN SOLUTION hint: (softmax(logits) - onehot(labels)) / N, with N = len(labels) the batch size
     return (softmax(logits) - np.eye(logits.shape[1])[labels]) / len(labels)
     # END SOLUTION
 
