@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tinygrad_dl1 import exercises
 from tinygrad_dl1.exercises import grading, student_edition
 from tinygrad_dl1.exercises.student_edition import SolutionMarkerError, strip_solutions, write_student_edition
 
@@ -79,6 +80,8 @@ def test_every_exercise_is_a_marked_function_in_its_tutorial():
         assert [n for n in begins if inside[n][0] == exercise.task], \
             f"{exercise.task} in {exercise.tutorial} should hold its solution between the markers"
         assert callable(exercise.checker), f"no checker for {exercise.task}"
+        assert getattr(exercises, exercise.checker.__name__) is exercise.checker, "exported by the package"
+        assert f"exercises.{exercise.checker.__name__}({exercise.task})" in text, "the tutorial checks it"
 
 
 @pytest.mark.parametrize("exercise", grading.EXERCISES, ids=[e.task for e in grading.EXERCISES])
