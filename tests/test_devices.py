@@ -70,8 +70,8 @@ def test_tensors_and_modules_move_between_devices_and_gradients_come_back(device
     assert x.grad.tolist() == [2.0, 2.0, 2.0]         # back on the CPU, through both copies
     layer = nn.Linear(3, 2).to(device.name).to(other)
     assert {p.device for p in layer.parameters()} == {other}
-    np.testing.assert_allclose(layer(Tensor(np.ones((1, 3)), device=other)).numpy(),
-                               layer.to("cpu")(Tensor(np.ones((1, 3)))).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(layer(Tensor(np.ones((1, 3)), dtype="float32", device=other)).numpy(),
+                               layer.to("cpu")(Tensor(np.ones((1, 3)), dtype="float32")).numpy(), rtol=1e-6)
 
 
 @ON_A_GPU

@@ -35,14 +35,14 @@ def test_mlp_assignment_init_and_slope(device):
     mlp = models.MLP(3072, [100], 10, neg_slope=0.05).to(device.name)
     assert mlp[0].weight.numpy().std() == pytest.approx(1e-4, rel=0.02)
     assert not mlp[0].bias.numpy().any()
-    pre = mlp[0](device.tensor(np.random.default_rng(0).standard_normal((4, 3072)) * 1e4)).numpy()
+    pre = mlp[0](device.tensor(np.random.default_rng(0).standard_normal((4, 3072)) * 1e4, dtype=np.float32)).numpy()
     assert (pre < 0).any() and (pre > 0).any()
     np.testing.assert_allclose(mlp[1](device.tensor(pre)).numpy(), np.where(pre > 0, pre, 0.05 * pre), rtol=1e-6)
 
 
 def test_mlp_flattens_images_and_rejects_the_wrong_size(device):
     mlp = models.MLP(3 * 4 * 4, [5], 10).to(device.name)
-    assert mlp(device.tensor(np.zeros((2, 3, 4, 4)))).shape == (2, 10)
+    assert mlp(device.tensor(np.zeros((2, 3, 4, 4)), dtype=np.float32)).shape == (2, 10)
     with pytest.raises(ValueError, match=r"48 features.*\(2, 50\)"):
         mlp(device.tensor(np.zeros((2, 50))))
 

@@ -7,7 +7,8 @@ PyTorch differ. PyTorch is the oracle where it is installed; every test runs on 
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor
+from tinygrad_dl1 import Tensor, nn
+from tinygrad_dl1.nn import functional as F
 
 # ----- an index holding tuples is an advanced index, as a list would be -----
 
@@ -156,3 +157,42 @@ def test_casts_carry_the_gradient_back(device):
 def test_non_numeric_data_is_refused_naming_its_dtype(make):
     with pytest.raises(TypeError, match=r"cannot make a Tensor of (data of )?dtype \S+ \(kind '[USMO]'\)"):
         make()
+
+
+# ----- mixed float dtypes: elementwise ops promote, products and layers refuse, as in PyTorch -----
+
+def test_elementwise_ops_promote_mixed_floats_as_pytorch_does(device):
+    y = device.tensor([1.0], dtype=np.float32) + device.tensor([2.0], dtype=np.float64)
+    assert y.dtype == np.float64
+    if torch is not None:
+        assert (torch.ones(1, dtype=torch.float32) + torch.ones(1, dtype=torch.float64)).dtype == torch.float64
+
+
+MIXED = {   # name -> (ours, PyTorch's twin), each given a float64 input and float32 parameters
+    "matmul": (lambda x, w, b: x @ w, lambda x, w, b: x @ w),
+    "linear": (lambda x, w, b: F.linear(x, w, b), lambda x, w, b: torch.nn.functional.linear(x, w, b)),
+    "Linear layer": (lambda x, w, b: _linear_layer(x), None),
+    "conv2d": (lambda x, w, b: F.conv2d(x.reshape(1, 1, 1, 3), w.reshape(1, 1, 1, 3)),
+               lambda x, w, b: torch.nn.functional.conv2d(x.reshape(1, 1, 1, 3), w.reshape(1, 1, 1, 3))),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x.reshape(3, 1), w[:1], b[:1]),
+                   lambda x, w, b: torch.nn.functional.batch_norm(x.reshape(3, 1), None, None, w[:1], b[:1],
+                                                                  training=True)),
+}
+
+
+def _linear_layer(x):
+    return nn.Linear(3, 1)(x)
+
+
+@pytest.mark.parametrize("name", MIXED)
+def test_float64_data_in_a_float32_op_is_refused_naming_both_dtypes_and_the_cast(device, name):
+    ours, theirs = MIXED[name]
+    x, w, b = np.arange(3.0), np.ones(3, dtype=np.float32), np.ones(1, dtype=np.float32)
+    args = [device.tensor(x), device.tensor(w), device.tensor(b)]
+    if name == "Linear layer":
+        args[0] = Tensor(x)
+    with pytest.raises(TypeError, match=r"is float64 but .* is float32.*cast .* with \.to\('float32'\)"):
+        ours(*args)
+    if torch is not None and theirs is not None:
+        with pytest.raises(RuntimeError):
+            theirs(torch.tensor(x), torch.tensor(w), torch.tensor(b))

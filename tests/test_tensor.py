@@ -289,7 +289,7 @@ def test_an_in_place_change_of_an_input_nothing_saved_is_fine(device):
 @pytest.mark.second_gpu
 def test_library_writes_bump_the_version(device):
     layer = nn.Linear(3, 2).to(device.name)
-    x = device.tensor(np.ones((1, 3)), requires_grad=True)
+    x = device.tensor(np.ones((1, 3)), requires_grad=True, dtype=np.float32)
     for change in (lambda: nn.init.zeros_(layer.weight), lambda: nn.init.kaiming_uniform_(layer.weight),
                    lambda: layer.load_state_dict(layer.state_dict())):
         before = layer.weight._version
