@@ -1,6 +1,7 @@
 """graph.replay_html: backward replayed step by step in a self-contained page, checked in the page's data
 and in Debian's chromium (skipped, saying why, where chromium or playwright is missing)."""
 import json
+import os
 import re
 
 import numpy as np
@@ -84,6 +85,8 @@ def screenshots(tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def chromium():
     reason = browser.unavailable()
+    if reason and os.environ.get(browser.REQUIRED_ENV):
+        pytest.fail(f"${browser.REQUIRED_ENV} is set, but {reason}")
     if reason:
         pytest.skip(f"browser tests skipped: {reason}")
     with browser.chromium() as b:

@@ -16,6 +16,9 @@ def chromium_path():
     return os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+REQUIRED_ENV = "TINYGRAD_DL1_BROWSER_REQUIRED"    # set (as .ci/run does): a missing browser fails the tests
+
+
 def unavailable():
     """Why the browser tests cannot run here (a sentence), or None when they can."""
     import importlib.util

@@ -6,6 +6,7 @@ import re
 
 import mistune
 from latex2mathml.converter import convert
+from mistune.plugins import math as math_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -17,9 +18,13 @@ FORMATTER = HtmlFormatter(cssclass="highlight")
 def mathml(latex, display=False):
     """The LaTeX formula ``latex`` as a MathML <math> element (display: a formula on a line of its own)."""
     try:
-        return convert(latex.strip(), display="block" if display else "inline")
+        out = convert(latex.strip(), display="block" if display else "inline")
     except Exception as e:                 # latex2mathml raises many kinds of errors on what it cannot read
         raise ValueError(f"cannot turn the formula {latex!r} into MathML: {type(e).__name__}: {e}") from e
+    unknown = re.findall(r"\\[A-Za-z]+", out)    # a command it does not know, left as text
+    if unknown:
+        raise ValueError(f"cannot turn the formula {latex!r} into MathML: unknown {', '.join(unknown)}")
+    return out
 
 
 def highlight_code(code, language="python"):
@@ -66,6 +71,15 @@ class Renderer(mistune.HTMLRenderer):
         return html.escape(text) if src is None else super().image(text, src, title)
 
 
+def math_across_lines(md):
+    """mistune's math, with an inline formula that may run onto the next line (a tutorial's markdown is
+    wrapped at 100 characters: "$\\partial \\ell / \\partial p_i =\n-\\delta_{it} / p_t$")."""
+    math_plugin.math(md)
+    pattern = math_plugin.INLINE_MATH_PATTERN.replace(r"(?:[^$\\\n]|\\.)+?", r"(?:[^$\\]|\\.)+?")
+    assert pattern != math_plugin.INLINE_MATH_PATTERN, "mistune's inline math pattern changed"
+    md.inline.register("inline_math", pattern, math_plugin.parse_inline_math, before="link")
+
+
 def to_html(text, resolve=lambda url: url):
     """The markdown ``text`` as HTML (see Renderer for ``resolve``)."""
-    return mistune.create_markdown(renderer=Renderer(resolve), plugins=["math", "table"])(text)
+    return mistune.create_markdown(renderer=Renderer(resolve), plugins=[math_across_lines, "table"])(text)
