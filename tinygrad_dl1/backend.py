@@ -65,7 +65,10 @@ def device_scope(array):
     go there (CuPy uses the current device, not the arrays'); nothing to do for a NumPy array."""
     if cupy is not None and isinstance(array, cupy.ndarray):
         return cupy.cuda.Device(array.device.id)
-    return contextlib.nullcontext()
+    return _NO_SCOPE
+
+
+_NO_SCOPE = contextlib.nullcontext()     # does nothing, so one serves every call
 
 
 def parse_device(device):

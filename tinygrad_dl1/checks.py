@@ -47,7 +47,7 @@ def check_operand(x, op):
 
 def check_same_device(op, tensors):
     """A RuntimeError unless the ``tensors`` (the inputs of ``op``) all live on one device; it names each one's."""
-    if len({x.device for x in tensors}) > 1:
+    if len(tensors) > 1 and len({x.device for x in tensors}) > 1:
         devices = ", ".join(f"input {i} on {x.device}" for i, x in enumerate(tensors))
         raise RuntimeError(f"{op}: inputs on different devices ({devices}); move them with .to(device)")
 

@@ -268,8 +268,8 @@ def _input_grads(node, gy):
     with backend.device_scope(gy):
         grads = node.run("backward", gy)
     grads = grads if isinstance(grads, tuple) else (grads,)
-    return tuple(_checked_grad(node, i, x, g) if g is not None and x.requires_grad else None
-                 for i, (x, g) in enumerate(zip(node.inputs, grads)))
+    return [_checked_grad(node, i, x, g) if g is not None and x.requires_grad else None
+            for i, (x, g) in enumerate(zip(node.inputs, grads))]
 
 
 def _add_on_device(a, b):
@@ -288,19 +288,15 @@ def _is_shared(i, input_grads, gy):
 def _checked_grad(fn, i, x, g):
     """A gradient from ``fn.backward`` for its input ``i``, checked and cast to the input's dtype (on g's GPU)."""
     g = backend.ensure_array(g)
-    with backend.device_scope(g):
-        return _checked_grad_here(fn, i, x, g)
-
-
-def _checked_grad_here(fn, i, x, g):
     if g.shape != x.shape:
         raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {g.shape} for input {i} "
                            f"of shape {x.shape}")
-    if g.dtype != x.dtype:
-        g = g.astype(x.dtype)
-    if is_anomaly_enabled() and not bool(backend.array_module(g).isfinite(g).all()):
-        raise FloatingPointError(f"anomaly: {fn.name}.backward produced a NaN or inf in the gradient "
-                                 f"of its input {i} (shape {x.shape})")
+    with backend.device_scope(g):
+        if g.dtype != x.dtype:
+            g = g.astype(x.dtype)
+        if is_anomaly_enabled() and not bool(backend.array_module(g).isfinite(g).all()):
+            raise FloatingPointError(f"anomaly: {fn.name}.backward produced a NaN or inf in the gradient "
+                                     f"of its input {i} (shape {x.shape})")
     return g
 
 

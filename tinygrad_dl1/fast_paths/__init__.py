@@ -42,7 +42,7 @@ def lookup(obj):
 
 def method(obj, name, fast_methods):
     """``obj``'s method ``name``, or its fast implementation from ``fast_methods`` (what ``lookup`` gave)."""
-    fast = (fast_methods or {}).get(name)
+    fast = fast_methods.get(name) if fast_methods else None
     return getattr(obj, name) if fast is None else functools.partial(fast, obj)
 
 
