@@ -8,7 +8,6 @@ same machine at the same moment.
 The commit's ``tinygrad_dl1`` is extracted (git archive) into a temporary folder under another name
 and imported beside this one.
 """
-import contextlib
 import importlib
 import re
 import subprocess
@@ -26,7 +25,7 @@ import tinygrad_dl1.models  # noqa: E402, F401
 import tinygrad_dl1.nn.functional  # noqa: E402, F401
 import tinygrad_dl1.optim  # noqa: E402, F401
 
-from common import interleaved_times, print_blas, torch_training_step, try_import_torch  # noqa: E402
+from common import interleaved_times, our_training_step, print_blas, torch_training_step, try_import_torch  # noqa: E402
 from torch_reference import torch_twin  # noqa: E402
 
 MODELS = {   # name -> (make the model with a library, its optimizer and lr, batch, one input's shape)
@@ -57,19 +56,14 @@ def library_at(commit):
 
 
 def training_step(lib, model, optimizer, lr, x, t, plain=False):
-    """A closure: one optimizer step on cross_entropy(model(x), t) with the library ``lib``."""
-    functional = sys.modules[lib.__name__ + ".nn.functional"]
-    opt = getattr(lib.optim, optimizer)(model.parameters(), lr=lr)
-    x = lib.Tensor(x)
-    switch = lib.plain_ops if plain else contextlib.nullcontext
+    """A closure: one optimizer step on cross_entropy(model(x), t) with the library ``lib``, inside
+    ``plain_ops()`` when ``plain``."""
+    step = our_training_step(model, getattr(lib.optim, optimizer)(model.parameters(), lr=lr), x, t, lib.__name__)
 
-    def step():
-        with switch():
-            loss = functional.cross_entropy(model(x), t)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return step
+    def step_with_plain_ops():
+        with lib.plain_ops():
+            step()
+    return step_with_plain_ops if plain else step
 
 
 def main():

@@ -22,10 +22,12 @@ def interleaved_times(steps, repeats=5, number=20, warmup=3, pause=0.3):
     return best
 
 
-def our_training_step(model, opt, x, t):
-    """A closure: one step of ``opt`` on cross_entropy(model(x), t), with tinygrad_dl1."""
-    from tinygrad_dl1 import Tensor
-    from tinygrad_dl1.nn import functional as F
+def our_training_step(model, opt, x, t, library="tinygrad_dl1"):
+    """A closure: one step of ``opt`` on cross_entropy(model(x), t), with tinygrad_dl1 (or the package
+    named ``library``: another version of it, see bench_versions.py)."""
+    import importlib
+    Tensor = importlib.import_module(library).Tensor
+    F = importlib.import_module(library + ".nn.functional")
     x = Tensor(x)
 
     def step():
