@@ -19,8 +19,9 @@ registered; inside ``with plain_ops():`` every op runs its own readable code, on
 That is the reference the tests compare each fast path with (tests/test_fast_paths.py), and what
 a tutorial uses when it shows an op at work.
 
-To add a fast path: write it in a module of this package, register it there, and add a case to
-tests/test_fast_paths.py that compares it with ``plain_ops()``, gradients included.
+To add a fast path: write it in a module of this package, register it there, name the module in
+``load()`` below, and add a case to tests/test_fast_paths.py that compares it with ``plain_ops()``,
+gradients included, on every backend.
 """
 import contextlib
 import functools

@@ -1,4 +1,10 @@
-"""tinygrad_dl1.nn: Module, Parameter and the layers; ``functional`` (F) and ``init`` beside them."""
+"""tinygrad_dl1.nn: Module, Parameter and the layers; ``functional`` (F) and ``init`` beside them.
+
+To add a layer: a Module subclass in the file of its kind here (PyTorch's name, arguments, defaults
+and state_dict keys), whose ``forward`` calls the op of ``nn.functional`` (the op itself lives in
+``tinygrad_dl1/ops/``), its argument checks in ``tinygrad_dl1/checks.py``, its export below, and its
+PyTorch twin in tests/torch_reference.py so that the parity tests cover it.
+"""
 from . import functional, init
 from .activation import LeakyReLU, ReLU
 from .containers import Sequential
