@@ -145,9 +145,9 @@ def basic_indices(draw, shape, steps=(1, 2, 3, -1, -2)):
 @st.composite
 def advanced_indices(draw, shape, steps=(1, 2, -1), ints=True):
     """An index with integer arrays (repeated and negative entries on purpose), mixed with
-    ints and slices: every integer array of one index has the same length. (PyTorch reads
-    x[0, :, [1]] unlike NumPy, which counts the 0 as an advanced index: its tests pass
-    ``ints=False``.)"""
+    ints and slices: every integer array of one index has the same length. (NumPy reads
+    x[0, :, [1]] unlike PyTorch and this library, counting the 0 as one more array index: a
+    comparison with NumPy passes ``ints=False``.)"""
     k = draw(st.integers(1, 5))
     n_parts = draw(st.integers(1, len(shape)))
     array_dims = draw(st.lists(st.integers(0, n_parts - 1), min_size=1, max_size=n_parts, unique=True))

@@ -143,7 +143,7 @@ def test_flatten(device, shape, data):
 
 INDEX_KINDS = {
     "basic": lambda shape: S.basic_indices(shape, steps=(1, 2, 3)),
-    "int arrays": lambda shape: S.advanced_indices(shape, steps=(1, 2), ints=False),
+    "int arrays": lambda shape: S.advanced_indices(shape, steps=(1, 2)),
     "mask": lambda shape: S.mask_indices(shape, steps=(1, 2)),
 }
 

@@ -196,3 +196,40 @@ def test_float64_data_in_a_float32_op_is_refused_naming_both_dtypes_and_the_cast
     if torch is not None and theirs is not None:
         with pytest.raises(RuntimeError):
             theirs(torch.tensor(x), torch.tensor(w), torch.tensor(b))
+
+
+# ----- indexing: an int beside an array index, as PyTorch reads it -----
+
+INT_AND_ARRAY = {   # name -> index (on a tensor of shape (2, 3, 4)), and the shape PyTorch gives
+    "x[0, :, [1, 2]]": ((0, slice(None), [1, 2]), (3, 2)),
+    "x[:, 0, [1, 2]]": ((slice(None), 0, [1, 2]), (2, 2)),
+    "x[[0, 1], :, 0]": (([0, 1], slice(None), 0), (2, 3)),
+    "x[None, 0, ..., [1]]": ((None, 0, Ellipsis, [1]), (1, 3, 1)),
+    "x[1, [0, 2], [1, 3]]": ((1, [0, 2], [1, 3]), (2,)),
+    "x[-1, :, mask]": ((-1, slice(None), np.array([True, False, True, True])), (3, 3)),
+    "x[0, True, :, [2]]": ((0, True, slice(None), [2]), (1, 3)),     # True: an array index of its own
+}
+
+
+@pytest.mark.parametrize("name", INT_AND_ARRAY)
+def test_an_int_beside_an_array_index_is_applied_first_as_in_pytorch(device, name):
+    index, shape = INT_AND_ARRAY[name]
+    x = np.arange(24.0).reshape(2, 3, 4)
+    t = device.tensor(x, requires_grad=True)
+    out = t[index]
+    assert out.shape == shape, f"{name}: {out.shape}, PyTorch gives {shape}"
+    if torch is not None:
+        theirs = torch.tensor(x, requires_grad=True)
+        torch_index = tuple(torch.from_numpy(p) if isinstance(p, np.ndarray) else p for p in index)
+        expected = theirs[torch_index]
+        assert tuple(expected.shape) == shape
+        np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+        g = np.random.default_rng(0).standard_normal(shape)
+        out.backward(device.array(g))
+        expected.backward(torch.from_numpy(g))
+        np.testing.assert_allclose(device.to_host(t.grad), theirs.grad.numpy())
+
+
+def test_sum_over_dim_empty_tuple_is_over_every_dim_as_in_pytorch(device):
+    t = device.tensor(np.arange(6.0).reshape(2, 3))
+    assert t.sum(dim=()).item() == 15.0 and t.mean(dim=[]).item() == 2.5

@@ -81,6 +81,8 @@ def dim_arguments(op, dim, keepdim, axis, keepdims):
         if keepdim:
             raise TypeError(f"{op}: got both keepdim and its alias keepdims; pass one")
         keepdim = keepdims
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None                      # PyTorch reads dim=() as every dim (NumPy: none)
     return dim, bool(keepdim)
 
 
@@ -121,7 +123,20 @@ def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 def max_along(x, dim, keepdim=False):
-    """``x.max(dim)`` as in PyTorch: (values, indices) along one dim; the values in the graph."""
+    """``x.max(dim)`` as in PyTorch: (values, indices) along one dim. The values are x picked at the
+    indices, so (as in PyTorch, unlike amax) a tie sends the whole gradient to the first maximum."""
     if not checks.is_int(dim):
         raise TypeError(f"max: dim must be an int when the indices come too, got {dim!r} (amax takes a tuple)")
-    return MaxResult(max(x, dim, keepdim), argmax(x, dim, keepdim))
+    checks.check_tensor(x, "max")
+    indices = argmax(x, dim, keepdim=True)
+    if x.ndim == 0:
+        return MaxResult(x, indices)
+    dim = dim % x.ndim
+    xp = backend.array_module(x.data)
+    with backend.device_scope(x.data):  # x[i0, ..., indices, ..., iN]: an arange along every other dim
+        index = tuple(indices.data if d == dim else xp.arange(n).reshape([-1 if k == d else 1 for k in range(x.ndim)])
+                      for d, n in enumerate(x.shape))
+    values = x[index]                   # the shape of indices: the dim kept, as size 1
+    if not keepdim:
+        values, indices = values.reshape([n for d, n in enumerate(values.shape) if d != dim]), argmax(x, dim)
+    return MaxResult(values, indices)

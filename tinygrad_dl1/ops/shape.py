@@ -121,4 +121,18 @@ def getitem(x, index):
     parts = tuple(_as_index_part(p, x.device) for p in (index if isinstance(index, tuple) else (index,)))
     index = parts if isinstance(index, tuple) else parts[0]
     checks.check_index_in_range(index, x.shape)   # CuPy would wrap an integer index out of range around
+    if any(checks.is_int(p) for p in parts) and any(backend.is_array(p) for p in parts):
+        # PyTorch applies the ints first, then the arrays: x[0, :, [1, 2]] has shape (3, 2) for x of
+        # shape (2, 3, 4), where NumPy counts the 0 as one more array index and gives (2, 3)
+        ints_only = tuple(p if checks.is_int(p) or p is Ellipsis else slice(None)
+                          for p in parts for _ in range(_dims_taken(p)))
+        return GetItem(tuple(p for p in parts if not checks.is_int(p)))(GetItem(ints_only)(x))
     return GetItem(index)(x)
+
+
+def _dims_taken(part):
+    """How many dims of x an index part consumes: none for None and True / False (they add one), a
+    boolean mask its own, anything else one (Ellipsis too: it is kept as it is)."""
+    if part is None or isinstance(part, (bool, np.bool_)):
+        return 0
+    return part.ndim if backend.is_array(part) and part.dtype.kind == "b" else 1
