@@ -818,3 +818,149 @@ OTHER_WAYS = [
 def test_a_right_answer_written_another_way_passes(checker, fn, seed):
     report = run(checker, fn, seed)
     assert report.passed and report.mistakes == [], report.text
+
+
+# ----- mistakes written after the patterns above: how well the diagnosis generalises -----
+
+def with_outputs(fn, change):
+    """A right answer ``fn`` with ``change(outputs, args)`` applied to what it returns."""
+    return lambda *args, **kwargs: change(fn(*args, **kwargs), args)
+
+
+def adam_formula(no_sqrt=False, power_outside=False, correct_m_only=False, one_minus=True, step_factor=False):
+    def adam_update(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        b1, b2 = betas
+        a1, a2 = (1 - b1, 1 - b2) if one_minus else (1, 1)
+        m, v = b1 * m + a1 * grad, b2 * v + a2 * grad ** 2
+        c1, c2 = ((1 - b1) ** step, (1 - b2) ** step) if power_outside else (1 - b1 ** step, 1 - b2 ** step)
+        if correct_m_only:
+            c2 = 1
+        root = v / c2 if no_sqrt else np.sqrt(v / c2)
+        if step_factor:
+            return param - lr * m / (np.sqrt(v) + eps) / c1, m, v
+        return param - lr * (m / c1) / (root + eps), m, v
+    return adam_update
+
+
+def bn_eps_outside(x, gamma, dy, eps=1e-5):
+    n, sigma = len(x), np.sqrt(x.var(axis=0)) + eps
+    x_hat = (x - x.mean(axis=0)) / sigma
+    return gamma / (n * sigma) * (n * dy - dy.sum(0) - x_hat * (dy * x_hat).sum(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def bn_mean_path_sign(x, gamma, dy, eps=1e-5):
+    n, sigma = len(x), np.sqrt(x.var(axis=0) + eps)
+    x_hat = (x - x.mean(axis=0)) / sigma
+    return gamma / (n * sigma) * (n * dy + dy.sum(0) - x_hat * (dy * x_hat).sum(0)), (dy * x_hat).sum(0), dy.sum(0)
+
+
+def leaky_loop_swapped(x, g, negative_slope=0.02):
+    return np.array([[gi * (negative_slope if xi > 0 else 1) for xi, gi in zip(xr, gr)] for xr, gr in zip(x, g)])
+
+
+def unstable_ce(z, t):
+    with np.errstate(all="ignore"):
+        return (np.exp(z) / np.exp(z).sum(1, keepdims=True) - np.eye(z.shape[1])[t]) / len(t)
+
+
+def pad_back(x, g, k, s, padding=0):
+    grad = max_pool2d_backward(x, g, k, s, padding)
+    return np.pad(grad, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def im2col_batch_inner(x, k, s, p):
+    cols = im2col(x, k, s, p)
+    return cols.reshape(len(x), -1, cols.shape[1]).transpose(1, 0, 2).reshape(cols.shape)
+
+
+def conv_both_flipped(x, w, g, stride=1, padding=0):
+    _, dw, db = conv2d_backward(x, w, g, stride, padding)
+    dx, _, _ = conv2d_backward(x, w[:, :, ::-1, ::-1], g, stride, padding)
+    return dx, dw[:, :, ::-1, ::-1], db
+
+
+def one_hot(z, t):
+    return np.eye(z.shape[1])[t]
+
+
+L, R, CE, M = (exercises.check_linear_backward, exercises.check_leaky_relu_backward,
+               exercises.check_softmax_cross_entropy_backward, exercises.check_mlp_gradients)
+BN, SGD, ADAM = exercises.check_batch_norm_backward, exercises.check_sgd_update, exercises.check_adam_update
+COLS, CONV, POOL = exercises.check_im2col, exercises.check_conv2d_backward, exercises.check_max_pool2d_backward
+MORE = [
+    ("bias with keepdims", L, lambda x, w, g: (g @ w, g.T @ x, g.sum(0, keepdims=True))),
+    ("x^T g", L, lambda x, w, g: (g @ w, x.T @ g, g.sum(0))),
+    ("everything over N", L, lambda x, w, g: (g @ w / len(x), g.T @ x / len(x), g.sum(0) / len(x))),
+    ("bias summed to a number", L, lambda x, w, g: (g @ w, g.T @ x, g.sum())),
+    ("grad_x is x", L, lambda x, w, g: (x.copy(), g.T @ x, g.sum(0))),
+    ("two over N", L, lambda x, w, g: (g @ w, g.T @ x / len(x), g.mean(0))),
+    ("outputs in another order", L, lambda x, w, g: (g.T @ x, g.sum(0), g @ w)),
+    ("slope's sign flipped", R, lambda x, g, negative_slope=0.02: g * np.where(x > 0, 1, -negative_slope)),
+    ("slope added", R, lambda x, g, negative_slope=0.02: np.where(x > 0, g, g + negative_slope)),
+    ("integer mask", R, lambda x, g, negative_slope=0.02: g * (x > 0).astype(int)),
+    ("branches swapped, in a loop", R, leaky_loop_swapped),
+    ("slope only where x < 0, 0 elsewhere", R,
+     lambda x, g, negative_slope=0.02: g * np.where(x < 0, negative_slope, 0)),
+    ("grad_output unchanged", R, lambda x, g, negative_slope=0.02: g.copy()),
+    ("no max subtracted", CE, unstable_ce),
+    ("one-hot of the batch size", CE, lambda z, t: (softmax(z) - np.eye(len(t), z.shape[1])[t]) / len(t)),
+    ("one-hot minus p", CE, lambda z, t: (one_hot(z, t) - softmax(z)) / len(t)),
+    ("no softmax, no N", CE, lambda z, t: z - one_hot(z, t)),
+    ("log of softmax", CE, lambda z, t: (np.log(softmax(z)) - one_hot(z, t)) / len(t)),
+    ("one-hot minus p, no N", CE, lambda z, t: one_hot(z, t) - softmax(z)),
+    ("over N and C", CE, lambda z, t: (softmax(z) - one_hot(z, t)) / (len(t) * z.shape[1])),
+    ("sigmoid for softmax", CE, lambda z, t: (1 / (1 + np.exp(-np.clip(z, -500, 500))) - one_hot(z, t)) / len(t)),
+    ("bias gradients as means", M, mlp_with(bias_grad=lambda g: g.mean(axis=0))),
+    ("ReLU, and after the last layer", M, mlp_variant(relu=True, last_activation=True)),
+    ("loss summed", M, with_outputs(mlp_gradients, lambda r, a: (r[0] * len(a[0]), r[1], r[2]))),
+    ("bias gradients reversed", M, with_outputs(mlp_gradients, lambda r, a: (r[0], r[1], r[2][::-1]))),
+    ("no 1/N in the loss's gradient", M, mlp_with(ce_backward=ce_times_n)),
+    ("eps outside the root", BN, bn_eps_outside),
+    ("grad_beta as a mean", BN, with_outputs(batch_norm_backward, lambda r, a: (r[0], r[1], a[2].mean(0)))),
+    ("the mean path's sign", BN, bn_mean_path_sign),
+    ("only the direct path", BN, batch_norm_with(keep=("direct",))),
+    ("dgamma and dbeta over axis 1", BN, with_outputs(batch_norm_backward, lambda r, a: (
+        r[0], (a[2] * (a[0] - a[0].mean(0)) / np.sqrt(a[0].var(0) + 1e-5)).sum(1), a[2].sum(1)))),
+    ("1/sigma left out of dx", BN, with_outputs(batch_norm_backward, lambda r, a: (
+        r[0] * np.sqrt(a[0].var(0) + 1e-5), r[1], r[2]))),
+    ("Bessel's correction, three paths", BN, batch_norm_with(ddof=1)),
+    ("no update", SGD, lambda p, g, lr: p.copy()),
+    ("gradient squared", SGD, lambda p, g, lr: p - lr * g * g),
+    ("float32", SGD, lambda p, g, lr: (p - lr * g).astype(np.float32)),
+    ("lr * grad and grad", SGD, lambda p, g, lr: p - lr * g - g),
+    ("two steps", SGD, lambda p, g, lr: p - 2 * lr * g),
+    ("(1 - beta)^t", ADAM, adam_formula(power_outside=True)),
+    ("m corrected, v not", ADAM, adam_formula(correct_m_only=True)),
+    ("no (1 - beta)", ADAM, adam_formula(one_minus=False)),
+    ("uphill", ADAM, adam_with(sign=-1)),
+    ("no square root", ADAM, adam_formula(no_sqrt=True)),
+    ("m's correction on the step", ADAM, adam_formula(step_factor=True)),
+    ("rows (r, t, n)", COLS, im2col_batch_inner),
+    ("cols transposed", COLS, lambda *a: im2col(*a).T),
+    ("PyTorch's column order", COLS, im2col_pytorch_order),
+    ("no padding, no stride", COLS, im2col_variant(pad=False, strided=False)),
+    ("cols (N, OH*OW, k*k*C)", COLS, lambda x, k, s, p: im2col(x, k, s, p).reshape(len(x), -1, k * k * x.shape[1])),
+    ("bias per pixel row", CONV, with_outputs(conv2d_backward, lambda r, a: (r[0], r[1], a[2].sum(axis=(0, 2))))),
+    ("dW over N", CONV, with_outputs(conv2d_backward, lambda r, a: (r[0], r[1] / len(a[0]), r[2]))),
+    ("dx over N", CONV, with_outputs(conv2d_backward, lambda r, a: (r[0] / len(a[0]), r[1], r[2]))),
+    ("= for += by windows", CONV, conv2d_with(by="windows", add=False)),
+    ("dx and dW both flipped", CONV, conv_both_flipped),
+    ("dW summed over C_in", CONV, with_outputs(conv2d_backward, lambda r, a: (r[0], r[1].sum(1), r[2]))),
+    ("= for +=", POOL, max_pool_with(write="winner")),
+    ("average pooling", POOL, pool_variant(mode="average")),
+    ("padding not cut off", POOL, pad_back),
+    ("twice the gradient", POOL, with_outputs(max_pool2d_backward, lambda r, a: 2 * r)),
+    ("no stride, winner swapped", POOL, pool_variant(strided=False, mode="swapped")),
+]
+
+
+def test_nine_in_ten_mistakes_written_after_the_patterns_are_named():
+    missed = []
+    for name, checker, fn in MORE:
+        with np.errstate(all="ignore"):
+            report = run(checker, fn)
+        assert not report.passed, f"{name} is not a mistake"
+        if not report.mistakes or not all(row.correct or row.mistakes for row in report.rows):
+            missed.append(name)
+    print(f"{len(MORE) - len(missed)} of {len(MORE)} named; missed: {missed}")
+    assert len(missed) <= 0.1 * len(MORE), f"{len(MORE) - len(missed)} of {len(MORE)} named; missed: {missed}"

@@ -113,9 +113,20 @@ def rows_of_case(number, case, result):
     except ValueError as error:
         return [Row(number, "(returned)", "-", verdict="wrong output", mistakes=("wrong number of outputs",),
                     hint=str(error))]
-    return [compare(output.name, value, output.reference, number, case.batch_size, output.wrong_answers,
-                    output.terms, others=output.others, baseline=output.baseline)
+    return [compare(output.name, value, output.reference, number, case.batch_size,
+                    output.wrong_answers + inputs_unchanged(output, case), output.terms, others=output.others,
+                    baseline=output.baseline)
             for output, value in zip(case.outputs, values)]
+
+
+def inputs_unchanged(output, case):
+    """WrongAnswers for an output that is one of the case's array inputs, returned as it came."""
+    names = [part.split(" (")[0].strip() for part in case.label.split(",")]     # "x (4, 3), weight (5, 3), ..."
+    return [WrongAnswer("an input returned unchanged", arg,
+                        f"Your {output.name} is argument {k + 1} of the call ({names[k] if k < len(names) else '?'}), "
+                        f"unchanged: it has to be computed from the inputs.")
+            for k, arg in enumerate(case.args)
+            if isinstance(arg, np.ndarray) and arg.dtype.kind == "f" and arg.shape == np.shape(output.reference)]
 
 
 def describe(value):
@@ -298,6 +309,12 @@ def check_leaky_relu_backward(student_fn, seed=0, verbose=True):
                  WrongAnswer("negative_slope left out", grad_output * (x > 0),
                              f"Your grad_x is 0 where x <= 0: that is ReLU's gradient. Leaky ReLU has slope "
                              f"negative_slope there: {right}."),
+                 WrongAnswer("negative_slope with the wrong sign", grad_output * np.where(x > 0, 1.0, -s),
+                             f"Your grad_x has -negative_slope where x <= 0: leaky ReLU's slope there is "
+                             f"+negative_slope (y = negative_slope * x): {right}."),
+                 WrongAnswer("negative_slope added, not multiplied", np.where(x > 0, grad_output, grad_output + s),
+                             f"Your grad_x adds negative_slope to grad_output where x <= 0: the chain rule "
+                             f"multiplies by the local slope, {right}."),
                  WrongAnswer("mask from grad_output", grad_output * np.where(grad_output > 0, 1.0, s),
                              f"Your mask looks at grad_output's sign: the slope depends on the input, x > 0: {right}."),
                  WrongAnswer("the activation, not its derivative", grad_output * np.where(x > 0, x, s * x),
@@ -340,6 +357,10 @@ def check_softmax_cross_entropy_backward(student_fn, seed=0, verbose=True):
                              (F.softmax(Tensor(logits), axis=0).numpy() - onehot) / batch,
                              f"Your softmax normalises each class over the batch (axis 0): each example's "
                              f"probabilities sum to 1 over its classes, softmax over axis 1: {right}."),
+                 WrongAnswer("log-softmax for softmax",
+                             (F.log_softmax(Tensor(logits), axis=1).numpy() - onehot) / batch,
+                             f"Your grad_logits subtracts the one-hot labels from log softmax(logits): the log is "
+                             f"in the loss, its gradient uses the probabilities themselves, {right}."),
                  WrongAnswer("softmax left out", (logits - onehot) / batch,
                              f"Your grad_logits subtracts the one-hot labels from the logits themselves: take the "
                              f"softmax of the logits first, {right}."),
@@ -491,6 +512,8 @@ def check_batch_norm_backward(student_fn, seed=0, verbose=True):
                 ("variance instead of standard deviation", {"sigma_of": lambda x, e=e: x.var(axis=0) + e},
                  "Your {name} divides by var + eps where batch norm divides by sigma = sqrt(var + eps): x_hat = "
                  "(x - mean) / sqrt(var + eps)."),
+                ("eps outside the square root", {"sigma_of": lambda x, e=e: np.sqrt(x.var(axis=0)) + e},
+                 "Your {name} divides by sqrt(var) + eps: batch norm's sigma is sqrt(var + eps), eps inside the root."),
                 ("missing 1/N", {"n_in_paths": 1},
                  "Your {name} leaves out the 1/N of the paths through the mean and the variance: each is a mean "
                  "over the batch, dx = gamma / sigma * (dy - sum(dy) / N - x_hat * sum(dy * x_hat) / N)."),
@@ -683,6 +706,9 @@ def check_sgd_update(student_fn, seed=0, verbose=True):
         optim.SGD([p], lr=lr).step()
         right = "new_param = param - lr * grad"
         wrong = [WrongAnswer("lr left out", param - grad, f"Your step is the whole gradient: scale it by lr, {right}."),
+                 WrongAnswer("squared gradient", param - lr * grad ** 2,
+                             f"Your step uses grad^2 (Adam's second moment): SGD steps along the gradient itself, "
+                             f"{right}."),
                  WrongAnswer("divided by lr", param - grad / lr,
                              f"Your step divides the gradient by lr: multiply, {right}."),
                  WrongAnswer("the step, not the new parameter", -lr * grad,
@@ -696,19 +722,21 @@ def check_sgd_update(student_fn, seed=0, verbose=True):
 
 
 def adam_by_formula(param, grad, m, v, step, lr, betas, eps, m_of="g", v_of="g2", swap_betas=False, t=None,
-                    corrected_state=False, power=True, moments_after=False):
+                    corrected_state=False, power=True, moments_after=False, corrected="mv", one_minus=True):
     """(new_param, new_m, new_v) of one Adam step by its formula, with a student's slips planted: m or v from
     the wrong moment (``m_of``, ``v_of``: 'g' or 'g2'), the betas swapped, the step ``t`` of the bias
     correction off by one, the corrected moments returned as the state, the correction without the power
-    beta**t, the moments updated after the step."""
+    beta**t, the moments updated after the step, only one of them ``corrected`` ('m' or 'v'), the (1 - beta)
+    factors of the moments left out (``one_minus`` False)."""
     b1, b2 = betas[::-1] if swap_betas else betas
     t = step if t is None else t
     moment = {"g": grad, "g2": grad ** 2}
-    new_m, new_v = b1 * m + (1 - b1) * moment[m_of], b2 * v + (1 - b2) * moment[v_of]
+    a1, a2 = (1 - b1, 1 - b2) if one_minus else (1.0, 1.0)
+    new_m, new_v = b1 * m + a1 * moment[m_of], b2 * v + a2 * moment[v_of]
     used_m, used_v = (m, v) if moments_after else (new_m, new_v)
     with np.errstate(divide="ignore", invalid="ignore"):
-        m_hat = used_m / (1 - (b1 ** t if power else b1))
-        v_hat = used_v / (1 - (b2 ** t if power else b2))
+        m_hat = used_m / (1 - (b1 ** t if power else b1)) if "m" in corrected else used_m
+        v_hat = used_v / (1 - (b2 ** t if power else b2)) if "v" in corrected else used_v
         new_param = param - lr * m_hat / (np.sqrt(v_hat) + eps)
     return (new_param, m_hat, v_hat) if corrected_state else (new_param, new_m, new_v)
 
@@ -747,6 +775,10 @@ def check_adam_update(student_fn, seed=0, verbose=True):
                  "returns m_hat and v_hat as the new state: keep m and v, and correct them afresh at each step"),
                 ("bias correction without the power", {"power": False},
                  "divides by 1 - beta rather than 1 - beta^t"),
+                ("bias correction of one moment only", {"corrected": "m"}, "corrects m but not v"),
+                ("bias correction of one moment only", {"corrected": "v"}, "corrects v but not m"),
+                ("(1 - beta) left out of the moments", {"one_minus": False},
+                 "adds the whole gradient to the moments: each is an average, beta * old + (1 - beta) * new"),
                 ("moments updated after the step", {"moments_after": True},
                  "takes the step with the old m and v: update them with this gradient first")]:
             answers = adam_by_formula(param, grad, m, v, step, adam.lr, adam.betas, adam.eps, **settings)

@@ -117,6 +117,11 @@ def lost_terms(name, reference, terms, what):
                 f"Your {name} is the right one without {' and '.join(lost)} (it keeps only {' and '.join(kept)}). "
                 f"{what} reaches the loss {len(names)} ways ({', '.join(names)}); the gradients of all of them add "
                 f"up: accumulate them (grad += ...), do not overwrite (grad = ...) or leave one out."))
+    for flipped in names:
+        answers.append(WrongAnswer(
+            "flipped sign", reference - 2 * terms[flipped],
+            f"Your {name} has {flipped} with its sign flipped: the other paths are right. Check the sign of that "
+            f"term's derivative (d(-x)/dx = -1, d(a - b)/db = -1)."))
     return answers
 
 
@@ -155,6 +160,10 @@ def compare(name, student, reference, case="", batch_size=None, wrong_answers=()
     if row.correct:
         return row
     if row.verdict == "close: check":
+        for candidate in wrong_answers:       # a known slip whose effect is small (an eps misplaced)
+            if matches(student, candidate.answer):
+                row.mistakes, row.hint = candidate.mistakes, candidate.hint
+                return row
         row.hint = (f"Your {name} agrees to about {-np.log10(max(row.rel_error, TINY)):.0f} digits, not to float64's "
                     f"(correct needs a relative error below {CORRECT_BELOW:.0e}): a step done in float32, or a "
                     f"small constant (eps) placed differently from the formula, gives differences of this size.")
@@ -207,6 +216,12 @@ def diagnose(name, student, reference, candidates, batch_size, baseline):
             fits = matches(student - baseline, candidate.answer - baseline)
         if fits:
             return candidate.mistakes, candidate.hint
+    for candidate in candidates:        # a known slip, and off by a factor of N, 1/N or -1 on top of it
+        if candidate.answer.shape == student.shape and not matches(candidate.answer, reference):
+            scaled = ratio_mistake(name, student, candidate.answer, batch_size, baseline)
+            if scaled and not set(scaled[0]) - {"missing 1/N", "extra 1/N", "flipped sign"}:
+                return (*candidate.mistakes, *scaled[0]), (f"{candidate.hint} And on top of that, against that "
+                                                           f"answer: {scaled[1]}")
     if student.shape != reference.shape:
         return shape_mistake(name, student, reference)
     if not np.isfinite(student).all():
@@ -219,6 +234,9 @@ def diagnose(name, student, reference, candidates, batch_size, baseline):
     scaled = ratio_mistake(name, student, reference, batch_size, baseline)
     if scaled:
         return scaled
+    per_slice = factor_per_slice(name, student, reference, baseline)
+    if per_slice:
+        return per_slice
     if matches(np.sort(student, axis=None), np.sort(reference, axis=None)):
         return ("wrong layout",), (f"Your {name} holds the right numbers in the wrong places: a reshape where a "
                                    f"transpose was needed, or the axes in another order than the layout asks for.")
@@ -278,6 +296,28 @@ def ratio_mistake(name, student, reference, batch_size, baseline):
                                    f"against the gradient, param - lr * (...), not param + lr * (...).")
     return tuple(mistakes + ["constant factor"]), (
         f"{what} is {sign}{factor:.6g} times the right one: a constant factor is wrong or missing.")
+
+
+def factor_per_slice(name, student, reference, baseline):
+    """("a factor per slice",) and a hint when the answer is the reference times a factor that depends only on
+    the index along one axis (a per-feature or per-channel factor such as gamma or 1/sigma, missing or wrong)."""
+    a, b = (student, reference) if baseline is None else (student - baseline, reference - baseline)
+    for axis in range(a.ndim):
+        if a.shape[axis] < 2 or a.shape[axis] == a.size:
+            continue
+        others = tuple(k for k in range(a.ndim) if k != axis)
+        norms = (b * b).sum(axis=others, keepdims=True)
+        empty = norms == 0                          # slices where the reference is 0: any factor fits
+        if (empty & np.any(a != 0, axis=others, keepdims=True)).any() or empty.all():
+            continue
+        factors = (a * b).sum(axis=others, keepdims=True) / np.where(empty, 1, norms)   # least squares, per slice
+        if relative_error(a, factors * b) < MATCH_BELOW:
+            shown = ", ".join(f"{f:.4g}" for f in factors.ravel()[:6]) + (", ..." if factors.size > 6 else "")
+            return ("a factor per slice",), (
+                f"{'Your' if baseline is None else 'The change of your'} {name} is the right one times a factor that "
+                f"depends only on the index along axis {axis} ({shown}): a per-feature (or per-channel) factor, "
+                f"such as gamma, 1/sigma or a slope, is missing or wrong.")
+    return None
 
 
 def shape_mistake(name, student, reference):
