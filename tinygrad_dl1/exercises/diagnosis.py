@@ -16,12 +16,15 @@ A correct answer is never diagnosed. A wrong one is matched against patterns, an
 that fits (to a relative error below 1e-6) names the mistake:
 
 - known wrong answers that a checker computes from the case's inputs (``WrongAnswer``): a
-  formula with a known slip, or the reference minus a named partial term (``terms``), which is
-  what ``=`` instead of ``+=`` leaves where a value feeds two places;
+  formula with a known slip, an input returned unchanged, or the reference minus a named partial
+  term (``terms``), which is what ``=`` instead of ``+=`` leaves where a value feeds two places
+  (or with that term's sign flipped); a known slip is named even when its answer is close;
+- any of those off by a factor N, 1/N or -1 on top (both mistakes named);
 - the reference of another output (the gradient of the wrong input);
 - NaN or inf (an overflow, a division by zero);
 - the reference with its axes in another order (a missing transpose);
 - the reference times a constant (a flipped sign, a missing or extra 1/N with N the batch size);
+- the reference times a factor per feature or channel (a gamma, a 1/sigma, a slope);
 - the sum over the batch of a larger array (a bias gradient not summed);
 - the same numbers in other places (a wrong layout).
 """
