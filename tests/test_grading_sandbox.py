@@ -12,7 +12,7 @@ import pytest
 from tinygrad_dl1 import exercises
 from tinygrad_dl1.exercises import diagnosis, grading
 from tinygrad_dl1.exercises.loading import load_function
-from tinygrad_dl1.exercises.sandbox import Sandboxed, Stopped
+from tinygrad_dl1.exercises.sandbox import MEMORY_LIMIT, Sandboxed, Stopped
 
 LINEAR = grading.BY_TASK["linear_backward"]
 RIGHT = "return grad_output @ weight, grad_output.T @ x, grad_output.sum(axis=0)"
@@ -91,6 +91,18 @@ def test_ending_hanging_or_flooding_the_grading_is_a_failure_that_says_why(tmp_p
     graded = grading.grade_exercise(LINEAR, tmp_path, timeout=3)
     assert graded.status == status, graded.text
     assert words in graded.text and "linear_backward" in graded.text
+
+
+def test_a_memory_hog_is_a_row_of_the_report_not_a_dead_machine(tmp_path):
+    tutorial(tmp_path, "return np.ones(2**33), None, None")           # 64 GiB
+    graded = grading.grade_exercise(LINEAR, tmp_path)
+    assert graded.mistakes == ("raised an exception",) and "MemoryError" in graded.text, graded.text
+
+
+def test_the_students_process_has_its_address_space_capped(tmp_path):
+    path = tutorial(tmp_path, "import resource\nreturn float(resource.getrlimit(resource.RLIMIT_AS)[0])")
+    (kind, limit), = Sandboxed(path, "linear_backward").call_all([((1, 2, 3), {})])
+    assert kind == "returned" and limit == MEMORY_LIMIT
 
 
 def test_a_process_the_student_starts_is_stopped_with_theirs(tmp_path):

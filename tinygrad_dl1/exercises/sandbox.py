@@ -6,7 +6,8 @@ back what each call returned: arrays, numbers, tuples and lists of them, None, o
 type. So a function that reads its caller's frames finds the inputs and nothing else, one that patches a
 module patches the student's copy of it, and one that ends its process (``os._exit(0)``, ``sys.exit``)
 leaves no answer, which is graded as a failure, as are a process that runs past its time limit or prints
-more than its output limit (both killed, with every process it started).
+more than its output limit (both killed, with every process it started). Its memory is limited too: an
+allocation beyond the limit is a MemoryError, a row of the report.
 
 Run by the grader as ``python -m tinygrad_dl1.exercises.sandbox WORKDIR``: WORKDIR holds the job
 (job.json, calls.npz) and receives the answer (answer.json, answer.npz) and what the process printed
@@ -30,6 +31,7 @@ import numpy as np
 TIMEOUT_S = 30.0                # for one exercise: all its calls, the process's start included
 OUTPUT_LIMIT = 1_000_000        # bytes the student's process may print
 ANSWER_LIMIT = 64_000_000       # bytes of answer files the grader reads
+MEMORY_LIMIT = 4 * 2**30        # bytes of address space for the student's process (where the system allows)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the folder holding tinygrad_dl1/
 
 
@@ -229,8 +231,20 @@ def answer_calls(folder):
     return {"results": results}
 
 
+def limit_memory(size=MEMORY_LIMIT):
+    """Cap this process's address space (POSIX; elsewhere, or where the cap is already lower, nothing)."""
+    try:
+        import resource
+    except ImportError:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (size if hard == resource.RLIM_INFINITY else min(size, hard), hard))
+
+
 def main(folder):
     folder = Path(folder)
+    limit_memory()
     answer = answer_calls(folder)
     write_values(folder, "answer.partial", answer)
     for suffix in (".npz", ".json"):     # the .json last: the grader takes its presence as an answer
