@@ -113,6 +113,21 @@ def exercises_markdown(tutorials_readme):
     return "# Exercises and grading\n\n" + match.group(0).split("\n", 1)[1]
 
 
+def exercise_links(pages):
+    """A list of the exercises that grading knows, each linked to where its tutorial's page defines it."""
+    from ..exercises.grading import EXERCISES
+
+    items = []
+    for exercise in EXERCISES:
+        page = pages.get(f"tutorials/{exercise.tutorial}")
+        name = f"<code>{html.escape(exercise.task)}</code>"
+        where = (f'<a href="{page}#def-{exercise.task}">{html.escape(exercise.tutorial)}</a>' if page
+                 else html.escape(exercise.tutorial))
+        items.append(f"<li>{name}: {html.escape(exercise.what)} ({where})</li>")
+    return ('<h2 id="where-they-are">Where they are</h2>\n<ul class="exercises">' + "".join(items) + "</ul>\n"
+            '<p>The checkers and the grading: <a href="api/exercises.html">their API reference</a>.</p>\n')
+
+
 # ----- search -----
 def sections(url, title, body):
     """The search entries of a page: one per heading with an id (its text up to the next heading)."""
@@ -194,7 +209,8 @@ def _build_into(out, repo, files, modules, fast, log):
     write("tutorials/index.html", "Tutorials",
           to_html(tutorials_readme, resolver("tutorials/README.md", "tutorials/index.html", pages)))
     write("exercises.html", "Exercises and grading",
-          to_html(exercises_markdown(tutorials_readme), resolver("tutorials/README.md", "exercises.html", pages)))
+          to_html(exercises_markdown(tutorials_readme), resolver("tutorials/README.md", "exercises.html", pages))
+          + exercise_links(pages))
 
     with tempfile.TemporaryDirectory(prefix="tinygrad_dl1-site-") as work:
         for path in files:

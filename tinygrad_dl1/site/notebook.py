@@ -8,6 +8,7 @@ import re
 from .markdown import highlight_code, to_html
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")      # terminal colours in tracebacks and progress bars
+DEFINITION = re.compile(r"^def (\w+)\(", flags=re.M)   # a function a cell defines: an anchor #def-NAME
 
 
 def _text(value):
@@ -44,6 +45,7 @@ def notebook_html(notebook, resolve, save_image):
             parts.append(f'<div class="cell markdown">{to_html(cell.source, resolve)}</div>\n')
         elif cell.cell_type == "code":
             outputs = "".join(_output_html(o, save_image) for o in cell.get("outputs", []))
-            parts.append(f'<div class="cell code"><div class="source">{highlight_code(cell.source)}</div>'
+            anchors = "".join(f'<span id="def-{name}"></span>' for name in DEFINITION.findall(cell.source))
+            parts.append(f'<div class="cell code">{anchors}<div class="source">{highlight_code(cell.source)}</div>'
                          f"{outputs}</div>\n")
     return "".join(parts)
