@@ -325,12 +325,18 @@ def host_compiler(tmp_path_factory):
 
 
 def run_compiled_for_the_host(host_compiler, monkeypatch, case, dtype):
-    """``case`` on NumPy with every kernel run by its CUDA code compiled for the CPU."""
+    """``case`` on the stand-in (which takes every fast path a GPU takes) with every kernel run by its CUDA
+    code compiled for the CPU, on the arrays' NumPy data."""
     host_compiler.ran.clear()
-    with monkeypatch.context() as m:
-        for kernel in kernels.ALL:
-            m.setattr(kernel, "cpu", functools.partial(host_compiler.run, kernel))
-        return host_results(case("cpu", dtype))
+    fake = FakeCupy(device_count=1)
+    previous = backend.use_gpu_library(fake, fake.cupyx)
+    try:
+        with monkeypatch.context() as m:
+            for kernel in kernels.ALL:
+                m.setattr(kernel, "cpu", functools.partial(host_compiler.run, kernel))
+            return host_results(case("cuda:0", dtype))
+    finally:
+        backend.use_gpu_library(*previous)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
