@@ -1,4 +1,6 @@
-"""Hypothesis strategies for the op tests: shapes, broadcastable shapes, axes, indices, arrays.
+"""Hypothesis strategies for the op tests: the public kit's (``tinygrad_dl1.testing``: shapes,
+broadcastable shapes, axes, arrays inside a domain and away from kinks and ties), and the ones
+particular to the project's ops (reshape targets, flatten dims, indices, matmul shapes, soft labels).
 
 Arrays are float64 and kept inside each op's domain and away from its kinks and ties,
 so that central differences (eps = 1e-6) are a fair estimate of the derivative:
@@ -15,70 +17,19 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-MAX_SIDE = 4
-
-
-def shapes(min_dims=0, max_dims=4, min_side=1, max_side=MAX_SIDE):
-    """Shapes of min_dims..max_dims dims, size-1 dims included."""
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
-
-
-@st.composite
-def broadcastable_shapes(draw, min_dims=0, max_dims=4, max_side=MAX_SIDE):
-    """Two shapes that broadcast together: from a common shape, each drops some leading dims
-    and sets some dims to 1 (so pairs like (1,) & (3, 1, 1), () & (2, 3), (3, 1) & (1, 4) occur)."""
-    full = draw(shapes(min_dims, max_dims, max_side=max_side))
-    pair = []
-    for _ in range(2):
-        lead = draw(st.integers(0, len(full)))
-        ones = draw(st.lists(st.booleans(), min_size=len(full) - lead, max_size=len(full) - lead))
-        pair.append(tuple(1 if one else n for one, n in zip(ones, full[lead:])))
-    return tuple(pair)
-
-
-def elements(lo, hi):
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-
-
-def arrays(shape, lo=-3.0, hi=3.0):
-    """float64 arrays of ``shape`` with values in [lo, hi], each entry drawn on its own."""
-    return hnp.arrays(np.float64, shape, elements=elements(lo, hi), fill=st.nothing())
-
-
-def away_from_zero(shape, low=0.1, high=3.0):
-    """float64 arrays with low <= |x| <= high: no entry near the kink at 0."""
-    return hnp.arrays(np.float64, shape, fill=st.nothing(),
-                      elements=st.one_of(elements(low, high), elements(-high, -low)))
-
-
-def positive(shape, low=0.2, high=3.0):
-    """float64 arrays with values in [low, high]."""
-    return arrays(shape, low, high)
-
-
-@st.composite
-def distinct(draw, shape, spacing=0.01):
-    """float64 arrays whose values are pairwise at least ``spacing`` apart (no ties for max)."""
-    size = int(np.prod(shape, dtype=np.int64))
-    ints = draw(hnp.arrays(np.int64, (size,), elements=st.integers(-300, 300), unique=True))
-    return (ints * spacing).reshape(shape).astype(np.float64)
-
-
-@st.composite
-def axes(draw, ndim, allow_none=True, allow_tuple=True, allow_empty=False):
-    """An ``axis`` argument for a reduction over ``ndim`` dims: None, an int (maybe negative),
-    or a tuple of distinct axes (each maybe negative, in any order)."""
-    kinds = (["none"] if allow_none or ndim == 0 else []) + (["int", "tuple"] if ndim else [])
-    if not allow_tuple and "tuple" in kinds:
-        kinds.remove("tuple")
-    kind = draw(st.sampled_from(kinds))
-    if kind == "none":
-        return None
-    if kind == "int":
-        return draw(st.integers(-ndim, ndim - 1))
-    chosen = draw(st.lists(st.integers(0, ndim - 1), unique=True,
-                           min_size=0 if allow_empty else 1, max_size=ndim))
-    return tuple(a - ndim if draw(st.booleans()) else a for a in chosen)
+from tinygrad_dl1.testing import (  # noqa: F401  (the public kit, used by the tests through this module)
+    MAX_SIDE,
+    arrays,
+    away_from,
+    away_from_zero,
+    axes,
+    broadcastable_shapes,
+    distinct,
+    elements,
+    positive,
+    shapes,
+    tensors,
+)
 
 
 @st.composite

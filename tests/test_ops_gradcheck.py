@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_dl1.tensor as tensor_module
-from tinygrad_dl1 import GradcheckError, Tensor, backend, gradcheck, no_grad, ops
+from tinygrad_dl1 import GradcheckError, Tensor, backend, no_grad, ops, testing
 from tinygrad_dl1.ops import activation, elementwise, loss, products, reduce
 from tinygrad_dl1.ops import shape as shape_ops  # "shape" is a parameter of many tests below
 
@@ -21,27 +21,14 @@ import strategies as S
 # inputs are kept inside each op's domain: any NumPy overflow / invalid-value warning is a bug
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
-RTOL, ATOL = 1e-10, 1e-12   # forward: float64 against NumPy
-
 
 def check(device, fn, arrays, expected):
-    """fn(*tensors) on ``device`` equals ``expected`` (shape, float64, values) and passes gradcheck.
+    """fn(*tensors) on ``device`` equals ``expected`` (shape, float64, values), gives every input a finite
+    gradient, and passes gradcheck entry by entry and along random directions: the public kit's checks
+    (``tinygrad_dl1.testing.assert_gradients``), which a learner runs on an op of their own.
 
     ``arrays`` are the float64 inputs that require grad; anything else fn needs it closes over."""
-    tensors = [device.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    out = fn(*tensors)
-    expected = np.asarray(expected)
-    assert isinstance(out, Tensor)
-    assert out.dtype == np.float64 and out.device == device.name
-    assert out.shape == expected.shape, (out.shape, expected.shape)
-    np.testing.assert_allclose(out.numpy(), expected, rtol=RTOL, atol=ATOL)
-    # gradcheck lets NaN gradients through (NaN > tolerance is False), so look at them here
-    out.backward(device.array(np.random.default_rng(1).standard_normal(out.shape)))
-    for t in tensors:
-        assert backend.device_of(t.grad) == device.name and t.grad.shape == t.shape and t.grad.dtype == np.float64, \
-            f"bad gradient {t.grad!r} for an input of shape {t.shape}"
-        assert np.isfinite(device.to_host(t.grad)).all(), f"non-finite gradient {t.grad}"
-    assert gradcheck(fn, tensors)
+    assert testing.assert_gradients(fn, *arrays, reference=lambda *_: expected, devices=[device.name])
 
 
 def np_log_softmax(x, axis):

@@ -31,8 +31,12 @@ def _layer_twin(tnn, m):
         return kind(m.num_features, eps=m.eps, momentum=m.momentum)
     if isinstance(m, nn.MaxPool2d):
         return tnn.MaxPool2d(m.kernel_size, m.stride, m.padding)
+    if isinstance(m, nn.AvgPool2d):
+        return tnn.AvgPool2d(m.kernel_size, m.stride, m.padding)
     simple = {nn.ReLU: lambda: tnn.ReLU(), nn.LeakyReLU: lambda: tnn.LeakyReLU(m.negative_slope),
-              nn.Dropout: lambda: tnn.Dropout(m.p), nn.Flatten: lambda: tnn.Flatten(m.start_dim, m.end_dim)}
+              nn.Dropout: lambda: tnn.Dropout(m.p),
+              nn.Tanh: lambda: tnn.Tanh(), nn.Sigmoid: lambda: tnn.Sigmoid(),
+              nn.Flatten: lambda: tnn.Flatten(m.start_dim, m.end_dim)}
     if type(m) in simple:
         return simple[type(m)]()
     children = list(m.named_children())

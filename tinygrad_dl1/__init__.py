@@ -3,11 +3,13 @@ from . import fast_paths
 from .fast_paths import plain_ops
 from .grad_mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_detect_anomaly
 from .gradcheck import GradcheckError, gradcheck
+from .ops import cat, stack, where
 from .rng import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
 
 __version__ = "0.1.0"
-__all__ = ["GradcheckError", "Tensor", "detect_anomaly", "enable_grad", "get_rng_state", "gradcheck",
-           "is_grad_enabled", "manual_seed", "no_grad", "plain_ops", "set_detect_anomaly", "set_rng_state"]
+__all__ = ["GradcheckError", "Tensor", "cat", "detect_anomaly", "enable_grad", "get_rng_state", "gradcheck",
+           "is_grad_enabled", "manual_seed", "no_grad", "plain_ops", "set_detect_anomaly", "set_rng_state", "stack",
+           "where"]
 
 fast_paths.load()   # each module of tinygrad_dl1/fast_paths registers its fast paths

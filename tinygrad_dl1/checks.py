@@ -379,3 +379,77 @@ def check_same_dtype(op, named_tensors):
             raise TypeError(f"{op}: {first} is {x.dtype} but {name} is {t.dtype}, and {op} needs one dtype "
                             f"(PyTorch refuses this too): cast {first} with .to('{t.dtype}'), or {name} "
                             f"with .to('{x.dtype}')")
+
+
+# ----- the arguments of clamp, where, cat and stack, avg_pool2d, mse_loss -----
+
+def check_clamp_bounds(low, high, op="clamp"):
+    """(min, max) of clamp as Python numbers (None for no bound); an error unless at least one is given."""
+    if low is None and high is None:
+        raise ValueError(f"{op}: give min, max or both (both are None)")
+    for name, bound in (("min", low), ("max", high)):
+        if bound is not None and (isinstance(bound, (Tensor, bool)) or not isinstance(bound, numbers.Real)):
+            raise TypeError(f"{op}: {name} must be a Python number or None, got {type(bound).__name__}")
+    return tuple(None if b is None else (b.item() if isinstance(b, np.generic) else b) for b in (low, high))
+
+
+def check_condition(condition, like, op="where"):
+    """``condition`` (a boolean Tensor, array or list) as a boolean array on the device of the Tensor ``like``."""
+    values = condition.data if isinstance(condition, Tensor) else condition
+    if not backend.is_array(values):
+        values = np.asarray(values)
+    if values.dtype.kind != "b":
+        raise TypeError(f"{op}: condition must be boolean, got dtype {values.dtype} (compare first: x > 0)")
+    return backend.to_device(values, like.device)
+
+
+def check_tensor_list(tensors, op):
+    """``tensors`` as a list of one or more Tensors on one device; a TypeError or ValueError naming what is wrong."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one Tensor, got an empty {type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        check_tensor(t, op, f"tensor {i}")
+    return list(tensors)
+
+
+def check_cat_shapes(tensors, dim, op="cat"):
+    """``dim`` made non-negative, after checking that the tensors have one number of dims and agree
+    in every dim but ``dim``."""
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError(f"{op}: zero-dimensional tensor 0 cannot be concatenated")
+    dim = check_axis(dim, first.ndim, op)
+    for i, t in enumerate(tensors[1:], 1):
+        if t.ndim != first.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim):
+            raise ValueError(f"{op}: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}: "
+                             f"they must agree in every dim but dim {dim}")
+    return dim
+
+
+def check_avg_pool2d(x, kernel_size, stride, padding, op="avg_pool2d"):
+    """(kernel, stride, padding) as pairs, stride defaulting to the kernel, after checking them and x
+    (N, C, H, W), floating point, as PyTorch's avg_pool2d requires."""
+    check_tensor(x, op)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
+    check_floating(x, op, "an average of integers is not an integer; x.float() first")
+    kernel = as_pair(kernel_size, "kernel_size", op, 1)
+    stride = kernel if stride is None else as_pair(stride, "stride", op, 1)
+    padding = as_pair(padding, "padding", op, 0)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+    check_window_fits(x.shape, kernel, padding, op, "kernel_size")
+    return kernel, stride, padding
+
+
+def check_mse_loss(input, target, reduction, op="mse_loss"):
+    """An error unless input and target are tensors of one shape and ``reduction`` is 'mean', 'sum' or 'none'."""
+    check_tensor(input, op)
+    check_tensor(target, op, "target")
+    if input.shape != target.shape:
+        raise ValueError(f"{op}: input of shape {input.shape} and target of shape {target.shape} must have "
+                         "the same shape (PyTorch would broadcast them, and warns)")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")

@@ -6,14 +6,17 @@ and state_dict keys), whose ``forward`` calls the op of ``nn.functional`` (the o
 PyTorch twin in tests/torch_reference.py so that the parity tests cover it.
 """
 from . import functional, init
-from .activation import LeakyReLU, ReLU
+from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from .containers import Sequential
 from .conv import Conv2d, MaxPool2d
 from .dropout import Dropout
 from .linear import Linear
+from .loss import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import AvgPool2d
 from .shape import Flatten
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "MaxPool2d",
-           "ReLU", "LeakyReLU", "Dropout", "Flatten", "functional", "init"]
+           "AvgPool2d", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Dropout", "Flatten", "CrossEntropyLoss", "MSELoss",
+           "functional", "init"]

@@ -1,4 +1,4 @@
-"""Activation layers: ReLU and LeakyReLU."""
+"""Activation layers: ReLU, LeakyReLU, Tanh, Sigmoid."""
 from . import functional as F
 from .module import Module
 
@@ -18,3 +18,13 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        return F.sigmoid(x)

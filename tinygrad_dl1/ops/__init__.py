@@ -13,21 +13,24 @@ imports, a ``Tensor`` method (if it has one) into ``tensor.py``; its tests (grad
 and PyTorch parity, on every backend) into ``tests/``. A faster version of an op, if one pays,
 goes into ``tinygrad_dl1/fast_paths/`` (see its ``__init__.py``), never into these files.
 """
-from .activation import leaky_relu, log_softmax, relu, softmax
+from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .avg_pool import avg_pool2d
 from .conv import conv2d, conv2d_composed
 from .device import to_device
-from .elementwise import add, cast, compare, div, exp, log, mul, neg, pow, rpow, sub, sum_to
-from .loss import cross_entropy
+from .elementwise import abs, add, cast, clamp, compare, div, exp, log, mul, neg, pow, rpow, sqrt, sub, sum_to, where
+from .loss import cross_entropy, mse_loss
 from .normalization import batch_norm, batch_norm_composed
 from .pool import max_pool2d
 from .products import linear, matmul
 from .reduce import MaxResult, argmax, dim_arguments, max, max_along, mean, sum
 from .regularization import dropout
-from .shape import flatten, getitem, matrix_transpose, permute, reshape, transpose
+from .shape import cat, flatten, getitem, matrix_transpose, permute, reshape, squeeze, stack, transpose, unsqueeze
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "compare", "sum_to", "cast",
+__all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "sqrt", "abs", "clamp", "where",
+           "compare", "sum_to", "cast",
            "sum", "mean", "max", "max_along", "argmax", "MaxResult", "dim_arguments",
-           "reshape", "transpose", "permute", "matrix_transpose", "flatten", "getitem",
-           "matmul", "linear",
-           "relu", "leaky_relu", "softmax", "log_softmax", "cross_entropy", "batch_norm", "batch_norm_composed",
-           "conv2d", "conv2d_composed", "max_pool2d", "dropout", "to_device"]
+           "reshape", "transpose", "permute", "matrix_transpose", "flatten", "squeeze", "unsqueeze", "getitem",
+           "cat", "stack", "matmul", "linear",
+           "relu", "leaky_relu", "tanh", "sigmoid", "softmax", "log_softmax", "cross_entropy", "mse_loss",
+           "batch_norm", "batch_norm_composed", "conv2d", "conv2d_composed", "max_pool2d", "avg_pool2d", "dropout",
+           "to_device"]

@@ -1,4 +1,4 @@
-"""Elementwise arithmetic: + - * / neg, powers, exp, log; comparisons (no grad).
+"""Elementwise arithmetic: + - * / neg, powers, exp, log, sqrt, abs, clamp, where; comparisons (no grad).
 
 For y = f(a, b) applied entry by entry, the chain rule is one product per entry:
 dL/da = dL/dy * dy/da. So each backward multiplies the incoming gradient gy by the
@@ -12,6 +12,10 @@ local derivative written beside it:
     y = c^x      dy/dx = c^x ln(c) = y ln(c)
     y = e^x      dy/dx = e^x = y
     y = ln(x)    dy/dx = 1 / x
+    y = sqrt(x)  dy/dx = 1 / (2 sqrt(x)) = 1 / (2 y)
+    y = |x|      dy/dx = sign(x)  (0 at x = 0, as in PyTorch)
+    y = clamp(x, lo, hi) = min(max(x, lo), hi)    dy/dx = 1 if lo <= x <= hi else 0
+    y = where(c, a, b)   = a where c, else b      dy/da = c, dy/db = not c
     y = x cast to another dtype    dL/dx = dL/dy cast back
 
 Binary ops broadcast as NumPy does: an input of shape (3,) added to one of shape
@@ -145,6 +149,60 @@ class Log(Function):
         return gy / self.x
 
 
+class Sqrt(Function):
+    def forward(self, x):               # y = sqrt(x)
+        y = backend.array_module(x).sqrt(x)
+        self.save_for_backward(y=y if self.needs_input_grad[0] else None)   # dL/dx = gy / (2 y) needs y
+        return y
+
+    def backward(self, gy):             # dL/dx = gy / (2 sqrt(x)) = gy / (2 y)
+        return gy / (2 * self.y)
+
+
+class Abs(Function):
+    def forward(self, x):               # y = |x|
+        xp = backend.array_module(x)
+        self.save_for_backward(sign=xp.sign(x) if self.needs_input_grad[0] else None)   # dL/dx = gy sign(x)
+        return xp.abs(x)
+
+    def backward(self, gy):             # dL/dx = gy * sign(x), 0 at x = 0
+        return gy * self.sign
+
+
+class Clamp(Function):
+    def __init__(self, low, high):
+        self.low, self.high = low, high     # None: no bound on that side
+
+    def forward(self, x):               # y = min(max(x, low), high)
+        xp = backend.array_module(x)
+        inside = xp.ones(x.shape, bool) if self.needs_input_grad[0] else None
+        if self.low is not None:
+            inside = None if inside is None else inside & (x >= self.low)
+            x = xp.maximum(x, self.low)
+        if self.high is not None:
+            inside = None if inside is None else inside & (x <= self.high)
+            x = xp.minimum(x, self.high)
+        self.save_for_backward(inside=inside)   # dL/dx = gy where low <= x <= high needs where
+        return x
+
+    def backward(self, gy):             # dL/dx = gy if low <= x <= high else 0
+        return gy * self.inside
+
+
+class Where(Function):
+    def __init__(self, condition):
+        self.condition = condition      # a boolean array, a constant of the graph
+
+    def forward(self, a, b):            # y = a where condition, else b (all three broadcast)
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return backend.array_module(a).where(self.condition, a, b)
+
+    def backward(self, gy):             # dL/da = gy where condition, dL/db = gy elsewhere
+        xp, (need_a, need_b) = backend.array_module(gy), self.needs_input_grad
+        return (sum_to(xp.where(self.condition, gy, 0), self.a_shape) if need_a else None,
+                sum_to(xp.where(self.condition, 0, gy), self.b_shape) if need_b else None)
+
+
 class Cast(Function):
     def __init__(self, dtype):
         self.dtype = dtype
@@ -275,3 +333,33 @@ def compare(name, a, b):
     a, b = operands_as_tensors(a, b, name)
     with backend.device_scope(a.data):
         return Tensor(getattr(backend.array_module(a.data), name)(a.data, b.data))
+
+
+def sqrt(x):
+    return Sqrt()(as_floating(checks.check_tensor(x, "sqrt")))
+
+
+def abs(x):
+    return Abs()(checks.check_tensor(x, "abs"))
+
+
+def clamp(x, min=None, max=None):
+    """x limited to [min, max] (either bound may be None), PyTorch's clamp; the gradient passes where
+    min <= x <= max."""
+    checks.check_tensor(x, "clamp")
+    low, high = checks.check_clamp_bounds(min, max)
+    floating = isinstance(low, float) or isinstance(high, float)
+    return Clamp(low, high)(as_floating(x) if floating else x)   # int clamped to 0.5 is float32
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other`` (PyTorch's torch.where): condition a boolean
+    Tensor or array, input and other Tensors or numbers, all three broadcast together."""
+    a, b = promoted(*operands_as_tensors(input, other, "where"), "where")
+    condition = checks.check_condition(condition, a, "where")
+    try:
+        return Where(condition)(a, b)
+    except ValueError:                  # the clearer message, when the shapes are the cause
+        checks.check_broadcastable(a.shape, b.shape, "where")
+        checks.check_broadcastable(np.broadcast_shapes(a.shape, b.shape), condition.shape, "where")
+        raise

@@ -1,4 +1,4 @@
-"""Softmax cross-entropy with a fused backward.
+"""Softmax cross-entropy with a fused backward; the mean squared error.
 
 With p = softmax(logits) row by row and a target row t (one-hot for a class index, or any
 non-negative weights), the loss of a batch of N rows is
@@ -11,6 +11,12 @@ and, since d log p_c / d logit_k = delta_ck - p_k,
     dL/dt_nc      = -log p_nc / N
 
 One op instead of log_softmax, a product and a mean: the gradient needs only p.
+
+The mean squared error of an input x against a target t, both of one shape with N entries:
+
+    L = 1/N sum_i (x_i - t_i)^2      dL/dx_i = 2 (x_i - t_i) / N,   dL/dt_i = -dL/dx_i
+
+(``reduction='sum'`` drops the 1/N; ``'none'`` keeps every (x_i - t_i)^2, and dL/dx_i = 2 (x_i - t_i) gy_i.)
 """
 from .. import backend, checks
 from ..function import Function
@@ -80,3 +86,30 @@ def cross_entropy(logits, target):
             return cross_entropy(logits, Tensor(values, dtype=logits.dtype))
         checks.check_class_indices(values, logits.shape[1], "cross_entropy", n=len(logits), device=logits.device)
     return CrossEntropyIndex(values)(logits)
+
+
+class MSELoss(Function):
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, x, t):            # L = 1/N sum_i (x_i - t_i)^2 (or the sum, or each term)
+        diff = x - t
+        self.save_for_backward(diff=diff if any(self.needs_input_grad) else None)   # both gradients need x - t
+        squares = diff * diff
+        return {"mean": squares.mean, "sum": squares.sum}.get(self.reduction, lambda: squares)()
+
+    def backward(self, gl):             # dL/dx = 2 (x - t) gl / N, dL/dt = -dL/dx
+        need_x, need_t = self.needs_input_grad
+        scale = 2 / max(self.diff.size, 1) if self.reduction == "mean" else 2
+        gx = self.diff * (gl * scale)
+        return (gx if need_x else None), (-gx if need_t else None)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """The mean squared error of input against target (a Tensor, an array or a list of input's shape)."""
+    if not isinstance(target, Tensor) and isinstance(input, Tensor):
+        with backend.device_scope(input.data):       # a constant target, made on input's device
+            target = Tensor(backend.array_module(input.data).asarray(target, dtype=input.dtype))
+    checks.check_mse_loss(input, target, reduction)
+    checks.check_same_dtype("mse_loss", (("the input", input), ("the target", target)))
+    return MSELoss(reduction)(input, target)

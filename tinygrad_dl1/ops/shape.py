@@ -1,15 +1,18 @@
-"""Ops that move entries around: reshape, permute (and transpose, which swaps two dims), flatten, indexing.
+"""Ops that move entries around: reshape (and squeeze, unsqueeze, flatten), permute (and
+transpose, which swaps two dims), indexing, cat and stack.
 
 None of them computes anything: each output entry is one input entry, moved. So the
 gradient is moved back the same way: reshaped to the input's shape, permuted by the
-inverse permutation, or scattered into zeros at the indexed places (added up where an
-index repeats, since that entry was used several times).
+inverse permutation, scattered into zeros at the indexed places (added up where an
+index repeats, since that entry was used several times), or cut back into the pieces
+that cat and stack joined.
 """
 import numpy as np
 
 from .. import backend, checks
 from ..function import Function
 from ..tensor import Tensor
+from .elementwise import cast
 
 
 class Reshape(Function):
@@ -33,6 +36,33 @@ class Permute(Function):
 
     def backward(self, gy):             # dL/dx = dL/dy permuted back, with the inverse permutation
         return gy.transpose(np.argsort(self.dims))
+
+
+class Cat(Function):
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):             # y = x_0, x_1, ... one after the other along dim
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return backend.array_module(*xs).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy):             # dL/dx_k = the slice of dL/dy that x_k filled
+        ends = np.cumsum(self.sizes)
+        lead = (slice(None),) * self.dim
+        return tuple(gy[lead + (slice(end - size, end),)] if need else None
+                     for end, size, need in zip(ends, self.sizes, self.needs_input_grad))
+
+
+class Stack(Function):
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):             # y[..., k, ...] = x_k, along a new dim
+        return backend.array_module(*xs).stack(xs, axis=self.dim)
+
+    def backward(self, gy):             # dL/dx_k = dL/dy[..., k, ...]
+        lead = (slice(None),) * self.dim
+        return tuple(gy[lead + (k,)] if need else None for k, need in enumerate(self.needs_input_grad))
 
 
 class GetItem(Function):
@@ -89,6 +119,46 @@ def matrix_transpose(x):
                          f"x.permute({', '.join(map(str, reversed(range(x.ndim))))}) to reverse its dims, "
                          "or x.transpose(-2, -1) to swap the last two")
     return Permute(tuple(reversed(range(x.ndim))))(x)
+
+
+def squeeze(x, dim=None):
+    """x without its size-1 dims (all of them, or those of ``dim``, an int or a tuple; a dim whose
+    size is not 1 stays, as in PyTorch)."""
+    checks.check_tensor(x, "squeeze")
+    dims = range(x.ndim) if dim is None else checks.check_axes(dim, x.ndim, "squeeze")
+    return reshape(x, *[n for d, n in enumerate(x.shape) if not (d in dims and n == 1)])
+
+
+def unsqueeze(x, dim):
+    """x with a size-1 dim inserted at ``dim`` (from -x.ndim - 1 to x.ndim, as in PyTorch)."""
+    checks.check_tensor(x, "unsqueeze")
+    dim = checks.check_axis(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, *x.shape[:dim], 1, *x.shape[dim:])
+
+
+def _one_dtype(tensors):
+    """The tensors cast to one dtype, PyTorch's promotion: the widest float if any is floating, else
+    the widest integer type."""
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.result_type(*[t.dtype for t in tensors])
+    return [cast(t, dtype) for t in tensors]
+
+
+def cat(tensors, dim=0):
+    """The tensors joined along ``dim`` (PyTorch's torch.cat): they agree in every other dim."""
+    tensors = checks.check_tensor_list(tensors, "cat")
+    dim = checks.check_cat_shapes(tensors, dim, "cat")
+    return Cat(dim)(*_one_dtype(tensors))
+
+
+def stack(tensors, dim=0):
+    """The tensors, all of one shape, stacked along a new dim ``dim`` (PyTorch's torch.stack)."""
+    tensors = checks.check_tensor_list(tensors, "stack")
+    for i, t in enumerate(tensors[1:], 1):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {tensors[0].shape}: "
+                             "stacked tensors must have one shape")
+    return Stack(checks.check_axis(dim, tensors[0].ndim + 1, "stack"))(*_one_dtype(tensors))
 
 
 def flatten(x, start_dim=0, end_dim=-1):
