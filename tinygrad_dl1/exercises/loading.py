@@ -9,7 +9,12 @@ and its other functions, but not variables the tutorial computes as it runs.
 """
 import ast
 import copy
+import threading
 from pathlib import Path
+
+# CPython 3.11's parser must not run in two threads at once (it fails with "SystemError: AST constructor
+# recursion depth mismatch"), and the instructor's command reads editions in threads
+_PARSER = threading.Lock()
 
 
 def read_tutorial(path):
@@ -23,7 +28,8 @@ def read_tutorial(path):
         raise ValueError(f"{path.name}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x}): "
                          f"save the file as UTF-8") from None
     try:
-        return text, ast.parse(text, filename=str(path))
+        with _PARSER:
+            return text, ast.parse(text, filename=str(path))
     except SyntaxError as error:
         raise ValueError(f"{path.name}:{error.lineno}: SyntaxError: {error.msg}") from None
 
