@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import checkers
 from .loading import read_tutorial
+from .own_op import check_gelu_backward
 from .sandbox import OUTPUT_LIMIT, TIMEOUT_S, LoadError, Sandboxed, Stopped
 
 
@@ -41,6 +42,7 @@ EXERCISES = [
              checkers.check_conv2d_backward),
     Exercise("max_pool2d_backward", "09_convolution.py", "the gradient of max-pooling",
              checkers.check_max_pool2d_backward),
+    Exercise("gelu_backward", "11_own_op.py", "the gradient of GELU, an op of your own", check_gelu_backward),
 ]
 BY_TASK = {exercise.task: exercise for exercise in EXERCISES}
 
