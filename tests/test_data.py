@@ -329,7 +329,7 @@ def test_bad_meta(cifar_dir):
 
 def test_every_error_of_the_data_layer_is_a_dataset_error():
     errors = [getattr(data_layer, name) for name in data_layer.__all__ if name.endswith("Error")]
-    assert len(errors) == 6 and data_layer.DatasetError in errors
+    assert len(errors) == 7 and data_layer.DatasetError in errors
     assert all(issubclass(cls, data_layer.DatasetError) and issubclass(cls, RuntimeError) for cls in errors)
 
 

@@ -1,15 +1,25 @@
-"""The errors of the data layer. Each names the file at fault and says how to fix it."""
+"""The errors of the data layer. Each names the file at fault and says how to fix it, in the words of the
+Python API (``str(error)``) and of the command line (``error.cli_message``)."""
 from .locate import BATCHES_DIR_NAME, ENV_VAR
 
+API_WORDS = {"data_dir": "data_dir=...", "download": "download=True"}
+CLI_WORDS = {"data_dir": "--data-dir", "download": "--download"}
 
-def how_to_fix(batches_dir):
-    """The advice appended to every dataset error."""
-    return (f"Delete the folder {batches_dir} and run again to re-download it, or pass "
-            f"--data-dir (data_dir=...) / set {ENV_VAR} to a folder holding {BATCHES_DIR_NAME}.")
+
+def how_to_fix(batches_dir, words=API_WORDS):
+    """The advice appended to every error about a damaged dataset file."""
+    return (f"Delete the folder {batches_dir} and run again to re-download it, or pass {words['data_dir']} "
+            f"/ set {ENV_VAR} to a folder holding {BATCHES_DIR_NAME}.")
 
 
 class DatasetError(RuntimeError):
-    """Base class: the CIFAR-10 files are missing, damaged or not what they claim to be."""
+    """Base class: the CIFAR-10 files are missing, damaged or not what they claim to be.
+
+    ``message``: the text, or a function of the words (API_WORDS or CLI_WORDS) that makes it."""
+
+    def __init__(self, message):
+        self.cli_message = message(CLI_WORDS) if callable(message) else message
+        super().__init__(message(API_WORDS) if callable(message) else message)
 
 
 class DatasetNotFoundError(DatasetError):
@@ -21,7 +31,17 @@ class CorruptFileError(DatasetError):
 
     def __init__(self, path, problem):
         self.path = path
-        super().__init__(f"{path}: {problem}. {how_to_fix(path.parent)}")
+        super().__init__(lambda words: f"{path}: {problem}. {how_to_fix(path.parent, words)}")
+
+
+class UnreadableFileError(DatasetError):
+    """A file that is there but cannot be read: its permissions, or a FIFO, device or link in its place.
+    Nothing says it is damaged, so the advice is not to delete it."""
+
+    def __init__(self, path, error):
+        self.path = path
+        super().__init__(f"cannot read {path}: {error.strerror or error}. Nothing was changed; make it a "
+                         "readable regular file (check its permissions) and run again")
 
 
 class UnsafePickleError(CorruptFileError):
