@@ -256,3 +256,17 @@ def test_a_model_with_the_new_layers_matches_its_pytorch_twin(device):
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_allclose(device.to_host(model[0].weight.grad), twin[0].weight.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("target_dtype", [np.float64, np.int64])
+def test_mse_loss_promotes_a_target_of_another_dtype_as_pytorch_does(device, target_dtype):
+    x = device.tensor(np.array([0.5, 1.5, -1.0]), dtype=np.float32, requires_grad=True)
+    loss = F.mse_loss(x, device.tensor(np.array([1, 0, 2]), dtype=target_dtype))
+    assert loss.dtype == (np.float64 if target_dtype == np.float64 else np.float32)
+    loss.backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(device.to_host(x.grad), 2 * (np.array([0.5, 1.5, -1.0]) - [1, 0, 2]) / 3, rtol=1e-6)
+    if torch is not None:
+        theirs = torch.nn.functional.mse_loss(torch.tensor([0.5, 1.5, -1.0]),
+                                              torch.tensor([1, 0, 2], dtype=torch.float64))
+        assert theirs.dtype == torch.float64

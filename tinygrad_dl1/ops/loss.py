@@ -22,6 +22,7 @@ from .. import backend, checks
 from ..function import Function
 from ..tensor import Tensor
 from .activation import stable_log_softmax
+from .elementwise import promoted
 
 
 class CrossEntropyIndex(Function):
@@ -111,5 +112,4 @@ def mse_loss(input, target, reduction="mean"):
         with backend.device_scope(input.data):       # a constant target, made on input's device
             target = Tensor(backend.array_module(input.data).asarray(target, dtype=input.dtype))
     checks.check_mse_loss(input, target, reduction)
-    checks.check_same_dtype("mse_loss", (("the input", input), ("the target", target)))
-    return MSELoss(reduction)(input, target)
+    return MSELoss(reduction)(*promoted(input, target, "mse_loss"))   # dtypes as PyTorch promotes them
