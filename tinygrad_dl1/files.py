@@ -18,7 +18,7 @@ class SpecialFileError(OSError):
 
     def __init__(self, path, what):
         super().__init__(f"{path} is {what}, not a regular file of its own; remove it or choose another path")
-        self.filename = os.fspath(path)
+        self.path = os.fspath(path)
 
 
 def what_is_wrong(st):

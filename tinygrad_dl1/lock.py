@@ -4,6 +4,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from .files import open_regular
+
 
 def _still_named(fd, path):
     """Whether ``path`` still names the file open as ``fd`` (a holder removes it on release)."""
@@ -25,7 +27,7 @@ def file_lock(path, on_wait=None):
     """
     path = Path(path)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = open_regular(path, os.O_RDWR | os.O_CREAT)    # never a link, a FIFO or a file with other names
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,5 +47,6 @@ def file_lock(path, on_wait=None):
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder made read-only or removed meanwhile: the lock dies with fd
+            path.unlink(missing_ok=True)
         os.close(fd)

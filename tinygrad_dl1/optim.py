@@ -61,30 +61,70 @@ class Optimizer:
         return {"state": state, "param_groups": [group]}
 
     def load_state_dict(self, state_dict):
-        groups = state_dict["param_groups"]
-        if len(groups) != 1 or len(groups[0]["params"]) != len(self.params):
-            counts = [len(g["params"]) for g in groups]
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state dict has parameter groups of "
-                             f"sizes {counts}, this optimizer one group of {len(self.params)} parameters")
-        state = {}
-        for i, saved in state_dict["state"].items():
-            p = self.params[int(i)]
-            state[int(i)] = {k: self._restore(v, p, f"state of parameter {i}, {k!r}") for k, v in saved.items()}
-        for name in self.hyperparameters:
-            value = groups[0][name]
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+        """Restore what ``state_dict()`` gave (or a checkpoint of it), once ``check_state_dict`` found
+        every entry fit for this optimizer: nothing changes when one is not."""
+        state, hyperparameters = self.check_state_dict(state_dict)
+        for name, value in hyperparameters.items():
+            setattr(self, name, value)
         self.state = state
 
+    def check_state_dict(self, state_dict):
+        """(per-parameter state, hyperparameters) as ``load_state_dict`` would store them; a ValueError
+        naming the entry unless the state dict has one group of this optimizer's parameter count, its
+        hyperparameters pass the constructor's checks, and each parameter's state holds counts and finite
+        numbers, or finite number arrays of the parameter's shape."""
+        where = f"{type(self).__name__}.load_state_dict"
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        saved_state = state_dict.get("state") if isinstance(state_dict, dict) else None
+        if not (isinstance(groups, list) and all(isinstance(g, dict) for g in groups)
+                and isinstance(saved_state, dict)):
+            raise ValueError(f"{where}: the state dict must hold 'state', a dict, and 'param_groups', a list "
+                             f"of dicts, got {state_dict!r:.80}")
+        counts = [len(g["params"]) if isinstance(g.get("params"), list) else None for g in groups]
+        if counts != [len(self.params)] or groups[0]["params"] != list(range(len(self.params))):
+            raise ValueError(f"{where}: the state dict has parameter groups of sizes {counts}, this optimizer "
+                             f"one group of {len(self.params)} parameters")
+        missing = [name for name in self.hyperparameters if name not in groups[0]]
+        if missing:
+            raise ValueError(f"{where}: the state dict lacks the hyperparameters {', '.join(missing)}")
+        hyperparameters = {name: tuple(v) if isinstance(v, list) else v
+                           for name, v in ((name, groups[0][name]) for name in self.hyperparameters)}
+        checks.check_optimizer_settings(where, **hyperparameters)
+        state = {}
+        for i, saved in saved_state.items():
+            index = int(i) if type(i) is int or (isinstance(i, str) and i.isdigit() and i.isascii()) else -1
+            if not (0 <= index < len(self.params)) or not isinstance(saved, dict):
+                raise ValueError(f"{where}: the state dict has state {saved!r:.40} for parameter {i!r:.40}, "
+                                 f"not a dict for one of the {len(self.params)} parameters")
+            p = self.params[index]
+            state[index] = {k: self._restore(v, p, f"state of parameter {i}, {k!r:.40}") for k, v in saved.items()}
+        return state, hyperparameters
+
     def _restore(self, value, p, where):
-        if isinstance(value, numbers.Number):
-            return value
-        array = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
-        if array.ndim == 0:
-            return array.item()
-        if array.shape != p.shape:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: {where} has shape {array.shape}, "
-                             f"the parameter {p.shape}")
-        return backend.to_device(array.astype(p.dtype), p.device)
+        """A saved entry of a parameter's state as it is stored: a count, a finite number, or an array
+        (a finite number array of ``p``'s shape) on ``p``'s device and of its dtype."""
+        name = f"{type(self).__name__}.load_state_dict: {where}"
+        if isinstance(value, Tensor):
+            value = value.data
+        if not isinstance(value, numbers.Number):     # an array, or what np.asarray takes (a torch tensor)
+            array = backend.to_numpy(value)
+            if array.dtype.kind not in "biuf":
+                raise ValueError(f"{name} is {value!r:.40}, not a number or an array of numbers")
+            if array.ndim == 0:
+                value = array.item()
+            else:
+                if array.shape != p.shape:
+                    raise ValueError(f"{name} has shape {array.shape}, the parameter {p.shape}")
+                if not np.isfinite(array).all():
+                    raise ValueError(f"{name} holds NaN or infinite values")
+                return backend.to_device(array.astype(p.dtype), p.device)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} is {value!r:.40}, not a number or an array")
+        if isinstance(value, numbers.Integral) and not 0 <= value < 2 ** 63:
+            raise ValueError(f"{name} is {value}, not a count from 0 to 2^63")
+        if not np.isfinite(value):
+            raise ValueError(f"{name} is {value}, not a finite number")
+        return value
 
 
 class SGD(Optimizer):

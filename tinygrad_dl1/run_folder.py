@@ -21,12 +21,14 @@ What a run folder promises:
 import contextlib
 import csv
 import json
+import math
 import os
 import signal
 import sys
 import threading
 
 from .checkpoint import is_temporary, load_checkpoint, save_checkpoint, write_atomically
+from .files import make_folders
 from .lock import file_lock
 from .plot import have_matplotlib, plot_curves
 from .train import METRICS, TrainingDiverged, train
@@ -78,11 +80,13 @@ class RunFolder:
         self.close()
 
     def close(self):
-        """Release the lock; remove the folder if this run made it and wrote nothing into it."""
+        """Release the lock; remove the folder if this run made it and wrote nothing into it. A folder made
+        read-only or removed meanwhile raises nothing here: the error that the run met says so."""
         self._lock.close()
-        if self.created and not os.listdir(self.path):
-            os.rmdir(self.path)
-            self.created = False
+        with contextlib.suppress(OSError):
+            if self.created and not os.listdir(self.path):
+                os.rmdir(self.path)
+                self.created = False
 
     def _refuse(self, holder):
         raise RunFolderError(f"{self.path} is in use by another run (pid {holder}); one run per folder")
@@ -100,19 +104,31 @@ class RunFolder:
         for name in leftovers:       # temporary files of a run killed while writing
             os.unlink(os.path.join(self.path, name))
 
-    def load_checkpoint(self):
-        """The checkpoint's tree (a TrainingState's state_dict and "config"), or None if there is none yet."""
-        if not os.path.exists(self.checkpoint):
+    def load_checkpoint(self, state=None):
+        """The checkpoint's tree (a TrainingState's state_dict and "config"), or None if there is none yet.
+
+        With ``state`` (the run's TrainingState, not yet trained), the file may be no larger than that
+        state needs, and every entry is checked against it (``check_checkpoint``) before any is used."""
+        if not os.path.lexists(self.checkpoint):
             return None
-        saved = load_checkpoint(self.checkpoint)
+        max_bytes = None if state is None else checkpoint_bytes_needed(state)
+        saved = load_checkpoint(self.checkpoint, max_bytes=max_bytes)
         wrong = [key for key, kind in CHECKPOINT_ENTRIES.items()
-                 if not isinstance(saved, dict) or not isinstance(saved.get(key), kind)]
-        if not wrong and not all(isinstance(row, dict) and all(isinstance(row.get(k), NUMBER) for k in METRICS)
+                 if not isinstance(saved, dict) or not isinstance(saved.get(key), kind)
+                 or isinstance(saved.get(key), bool)]
+        if not wrong and not all(isinstance(row, dict) and all(_is_number(row.get(k)) for k in METRICS)
                                  for row in saved["history"]):
             wrong = ["history"]
         if wrong:
             raise RunFolderError(f"checkpoint {self.checkpoint} is damaged: {', '.join(wrong)} missing or of the "
                                  f"wrong type; {DAMAGED_ADVICE}")
+        if state is not None:
+            try:
+                check_checkpoint(saved, state)
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
+                problem = " ".join(str(e).split())      # on one line
+                raise RunFolderError(f"checkpoint {self.checkpoint} is damaged ({problem}); "
+                                     f"{DAMAGED_ADVICE}") from None
         return saved
 
     def save_checkpoint(self, state, config):
@@ -195,7 +211,7 @@ class StopOnCtrlC:
 
 def _resume(folder, state, config, max_steps, title):
     """Load the folder's checkpoint (if any) into ``state``, after checking that it fits this run."""
-    saved = folder.load_checkpoint()
+    saved = folder.load_checkpoint(state)
     if saved is None:
         return
     changed = sorted(k for k in set(config) | set(saved["config"])
@@ -205,7 +221,7 @@ def _resume(folder, state, config, max_steps, title):
         raise RunFolderError(f"cannot resume {folder.checkpoint} with other settings ({diffs})")
     try:
         state.load_state_dict(saved)
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
         problem = " ".join(str(e).split())      # on one line
         raise RunFolderError(f"checkpoint {folder.checkpoint} is damaged ({type(e).__name__}: {problem}); "
                              f"{DAMAGED_ADVICE}") from None
@@ -236,7 +252,7 @@ def _make_folder(path, resume, numbered):
             raise RunFolderError(f"nothing to resume: {path} is not a folder")
         return path, False
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        make_folders(os.path.dirname(os.path.abspath(path)))
         candidate, number = path, 1
         while True:
             try:
@@ -257,11 +273,92 @@ def _make_folder(path, resume, numbered):
 
 @contextlib.contextmanager
 def _writing(path):
-    """An OSError while writing ``path`` (a full disk, a read-only file system) as a one-line RunFolderError."""
+    """An OSError while writing ``path`` (a full disk, a read-only file system, the folder removed) as a
+    one-line RunFolderError."""
     try:
         yield
     except OSError as e:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise RunFolderError(f"cannot write {path}: the run folder {folder} was removed during the run "
+                                 f"({e.strerror or e}); nothing more can be saved") from None
         raise RunFolderError(f"cannot write {path}: {e.strerror or e}; its previous version is kept") from None
+
+
+def _is_number(value):
+    return isinstance(value, NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+MAX_STATE_INT = 2 ** 128    # the largest integers in a run's state: PCG64's 128-bit state and increment
+HISTORY_BYTES = 64 << 20    # room for the history and the other plain entries in the skeleton
+
+
+def checkpoint_bytes_needed(state):
+    """The most bytes a checkpoint of ``state``'s run can hold: its model's arrays, three more copies of
+    them for the optimizer's state (Adam keeps two), and room for the history."""
+    return 4 * sum(array.nbytes for array in state.model.state_dict().values()) + HISTORY_BYTES
+
+
+def check_checkpoint(saved, state):
+    """A ValueError or TypeError naming the entry unless ``saved`` fits the run of ``state`` (a fresh
+    TrainingState): plain entries in their ranges, the model's arrays of its shapes, the optimizer's
+    entries as its load_state_dict checks them, the batch stream's and the RNG's states of the same
+    form as ``state``'s; nothing is changed."""
+    template = state.state_dict()
+    for key in ("step", "train_correct", "train_seen"):
+        if not (type(saved[key]) is int and 0 <= saved[key] < MAX_STATE_INT):
+            raise ValueError(f"{key} is {saved[key]!r:.40}, not a count")
+    for key in ("train_loss_sum", "elapsed_s"):
+        if not (_is_number(saved[key]) and saved[key] >= 0):
+            raise ValueError(f"{key} is {saved[key]!r:.40}, not a finite number >= 0")
+    if saved["train_correct"] > saved["train_seen"]:
+        raise ValueError(f"train_correct {saved['train_correct']} is more than train_seen {saved['train_seen']}")
+    previous = 0
+    for row in saved["history"]:
+        if not (type(row["step"]) is int and previous < row["step"] <= saved["step"]):
+            raise ValueError(f"history has a row of step {row['step']!r:.40} after step {previous}, at step "
+                             f"{saved['step']}")
+        previous = row["step"]
+    model = saved.get("model")
+    if not isinstance(model, dict) or set(model) != set(template["model"]):
+        keys = sorted(model) if isinstance(model, dict) else type(model).__name__
+        raise ValueError(f"model holds {str(keys):.200}, the model {sorted(template['model'])}")
+    for key, want in template["model"].items():
+        got = model[key]
+        if not (hasattr(got, "dtype") and got.dtype.kind in "biuf" and got.shape == want.shape):
+            found = f"{got.dtype} {got.shape}" if hasattr(got, "dtype") else type(got).__name__
+            raise ValueError(f"model entry {key} is {found}, the model's {want.dtype} {want.shape}")
+    state.optimizer.check_state_dict(saved.get("optimizer"))
+    _check_like(saved.get("batches"), template["batches"], "batches")
+    for key in ("n", "batch_size", "drop_last"):
+        if saved["batches"][key] != template["batches"][key]:
+            raise ValueError(f"batches has {key}={saved['batches'][key]!r}, this run {template['batches'][key]!r}")
+    if saved["batches"]["position"] > saved["batches"]["n"]:
+        raise ValueError(f"batches has position {saved['batches']['position']}, past its {saved['batches']['n']} "
+                         "samples")
+    _check_like(saved.get("rng"), template["rng"], "rng")
+
+
+def _check_like(saved, template, where):
+    """``saved`` has the form of ``template``: the same dict keys, the same strings and bools, integers where
+    it has integers (from 0 to MAX_STATE_INT) and finite numbers where it has numbers. Walked without
+    recursion; the template bounds the depth."""
+    todo = [(saved, template, where)]
+    while todo:
+        got, want, name = todo.pop()
+        if isinstance(want, dict):
+            if not isinstance(got, dict) or set(got) != set(want):
+                keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+                raise ValueError(f"{name} holds {str(keys):.200}, not {sorted(want)}")
+            todo.extend((got[k], want[k], f"{name}.{k}") for k in want)
+        elif isinstance(want, (str, bool)) or want is None:
+            if got != want or type(got) is not type(want):
+                raise ValueError(f"{name} is {got!r:.40}, not {want!r:.40}")
+        elif isinstance(want, int):
+            if not (type(got) is int and 0 <= got < MAX_STATE_INT):
+                raise ValueError(f"{name} is {got!r:.40}, not an integer from 0 to 2^128")
+        elif not _is_number(got):
+            raise ValueError(f"{name} is {got!r:.40}, not a finite number")
 
 
 def _write_csv(f, rows):

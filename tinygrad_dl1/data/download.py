@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
+from ..files import make_folders, open_regular
 from ..lock import file_lock
 from .errors import ChecksumError, DownloadError
 from .locate import ALL_FILES, BATCHES_DIR_NAME
@@ -37,7 +38,7 @@ LOG_INTERVAL_S = 30    # into a log, not a terminal, the progress line is writte
 def file_md5(path):
     """The md5 hex digest of a file, read in chunks."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
+    with os.fdopen(open_regular(path), "rb") as f:
         while chunk := f.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
@@ -105,7 +106,7 @@ def extract_batches(archive, parent):
     target = parent / BATCHES_DIR_NAME
     workdir = Path(tempfile.mkdtemp(dir=parent, prefix=".cifar-10-extract-"))
     try:
-        with tarfile.open(archive, "r:gz") as tar:
+        with os.fdopen(open_regular(archive), "rb") as f, tarfile.open(fileobj=f, mode="r:gz") as tar:
             members = tar.getmembers()
             for member in members:
                 check_member(member, archive)
@@ -142,7 +143,7 @@ def download_cifar10(parent, url=CIFAR10_URL, md5=CIFAR10_MD5, progress=True, ti
         print(f"waiting for process {holder}, which is downloading CIFAR-10 into {parent}", file=sys.stderr)
 
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        make_folders(parent)
         with sigterm_raises(), file_lock(parent / LOCK_NAME, on_wait=say_waiting if progress else None):
             if target.exists():  # another process finished it while this one waited
                 return target

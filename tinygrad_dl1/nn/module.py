@@ -155,7 +155,8 @@ class Module:
     def load_state_dict(self, state, strict=True):
         """Copy arrays (NumPy, Tensors, or anything np.asarray takes, e.g. torch tensors) into the
         parameters and buffers, in place. Raises ValueError naming every missing, unexpected
-        (strict only) or mis-shaped key, before changing anything. Returns (missing_keys, unexpected_keys)."""
+        (strict only), mis-shaped or non-numeric key, before changing anything. Returns (missing_keys,
+        unexpected_keys)."""
         targets = self._state_tensors()
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]
@@ -168,8 +169,14 @@ class Module:
         for key, t in targets.items():
             if key in state:
                 value = state[key]
-                values[key] = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
-                if values[key].shape != t.shape:
+                try:
+                    values[key] = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+                except (TypeError, ValueError) as e:    # a ragged list, say
+                    problems.append(f"{key}: {type(value).__name__} in the state dict is not an array ({e})")
+                    continue
+                if values[key].dtype.kind not in "biuf":
+                    problems.append(f"{key}: dtype {values[key].dtype} in the state dict, not numbers")
+                elif values[key].shape != t.shape:
                     problems.append(f"{key}: shape {values[key].shape} in the state dict, {t.shape} in the model")
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}:\n  " + "\n  ".join(problems))
