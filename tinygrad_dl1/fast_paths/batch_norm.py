@@ -1,17 +1,10 @@
 """Batch norm in fused kernels: the normalisation (BATCH_NORM), the input's gradient
 (BATCH_NORM_BACKWARD) and the running statistics' update (RUNNING_STATS), one launch each on a
 GPU instead of a dozen array ops. The per-channel sums of the backward stay array reductions.
-The kernels write 4-D results channels-last, (N, H, W, C), as conv2d wants them.
 
-On a CPU, training mode runs in fewer passes over memory instead (each pass over a ConvNet
-activation costs milliseconds): the per-channel sums of products, sum(x_c^2) for the variance and
-sum(dy * x_hat), as one einsum each (no product array), x_hat made in place from the centred x,
-and dx regrouped as per-channel factors of dy and x_hat:
-
-    dx = a dy - (a sum(dy x_hat) / N) x_hat - a sum(dy) / N,     a = gamma / sigma
+The kernels write 4-D results channels-last, (N, H, W, C), as conv2d wants them; on a CPU the
+same formulas run as array ops.
 """
-import numpy as np
-
 from .. import backend
 from ..ops.im2col import channels_first, channels_last
 from ..ops.normalization import BatchNorm, channel_shape, entries_per_channel
@@ -65,49 +58,8 @@ RUNNING_STATS = Kernel(
     """, cpu=running_stats_on_cpu)
 
 
-def per_channel_dot(a, b):
-    """The sum over every axis but 1 (the channels) of a * b, in one pass, without the product array."""
-    axes = "abcdefgh"[:a.ndim]
-    return np.einsum(f"{axes},{axes}->{axes[1]}", a, b)
-
-
-def batch_norm_training_on_cpu(op, x, gamma, beta):
-    """BatchNorm.forward in training mode on NumPy arrays, in few passes over x."""
-    shape, n = channel_shape(x), entries_per_channel(x)
-    mu = x.mean(axis=op.axes, keepdims=True)
-    x_hat = x - mu                                            # centred now, x_hat below
-    var = (per_channel_dot(x_hat, x_hat) / n).reshape(shape)  # biased: divides by N
-    if op.running_mean is not None:
-        RUNNING_STATS(mu.reshape(-1), var.reshape(-1), op.momentum, n / (n - 1), op.running_mean, op.running_var)
-    x_hat *= 1 / np.sqrt(var + op.eps)
-    gamma, beta = (p.reshape(shape).astype(x.dtype, copy=False) for p in (gamma, beta))
-    y = x_hat * gamma
-    y += beta
-    need_x, need_gamma, _ = op.needs_input_grad
-    op.save_for_backward(x_hat=x_hat if need_gamma or need_x else None,
-                         var=var if need_x else None, gamma=gamma if need_x else None)
-    op.running_mean = op.running_var = None
-    return y
-
-
-def batch_norm_training_backward_on_cpu(op, gy):
-    """BatchNorm.backward in training mode on NumPy arrays: dx = a dy - (a sum(dy x_hat) / N) x_hat - a sum(dy) / N."""
-    n = entries_per_channel(gy)
-    a = op.gamma / np.sqrt(op.var + op.eps)                   # gamma / sigma, per channel
-    sum_dy = gy.sum(axis=op.axes, keepdims=True)
-    sum_dy_xhat = per_channel_dot(gy, op.x_hat).reshape(a.shape)
-    gx = gy * a
-    gx -= op.x_hat * (a * sum_dy_xhat / n)
-    gx -= a * sum_dy / n
-    _, need_gamma, need_beta = op.needs_input_grad
-    return gx, sum_dy_xhat.reshape(-1) if need_gamma else None, sum_dy.reshape(-1) if need_beta else None
-
-
 def batch_norm_forward(op, x, gamma, beta):
-    """BatchNorm.forward with the normalisation and the running statistics' update in one kernel each
-    (on a CPU in training mode: ``batch_norm_training_on_cpu``)."""
-    if op.training and backend.array_module(x) is np:
-        return batch_norm_training_on_cpu(op, x, gamma, beta)
+    """BatchNorm.forward with the normalisation and the running statistics' update in one kernel each."""
     shape = channel_shape(x)
     if op.training:
         mu = x.mean(axis=op.axes, keepdims=True)
@@ -133,8 +85,6 @@ def batch_norm_backward(op, gy):
     """BatchNorm.backward with dL/dx in one kernel (training mode; eval mode's is one product)."""
     if not (op.training and op.needs_input_grad[0]):
         return op.backward(gy)
-    if backend.array_module(gy) is np:
-        return batch_norm_training_backward_on_cpu(op, gy)
     sum_dy = gy.sum(axis=op.axes, keepdims=True)
     sum_dy_xhat = (gy * op.x_hat).sum(axis=op.axes, keepdims=True)
     arrays = map(channels_last, (gy, op.x_hat, op.var, op.gamma, sum_dy, sum_dy_xhat))
