@@ -1,6 +1,7 @@
 """The command line: flags, what a run records, and a clear one-line error for each bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -45,15 +46,71 @@ def test_cli_fills_in_each_models_assignment_defaults():
     (["--dnn-hidden-units", "10,x"], "integers"),
     (["--dnn-hidden-units", "0", "--init", "default"], "--dnn-hidden-units must be positive.*'0'"),
     (["--dnn-hidden-units", "100,-5"], "--dnn-hidden-units must be positive"),
-    (["--learning-rate", "-1"], "positive"),
+    (["--learning-rate", "-1"], "--learning-rate must be a finite number > 0, got -1.0"),
     (["--dropout", "1.5"], r"\[0, 1\)"),
     (["--seed", "-1"], "--seed must be 0 or more, got -1"),
     (["--out", " "], "--out is empty"),
     (["--resume"], "--out"),
 ])
 def test_cli_rejects_bad_flags(argv, message):
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(cli.UsageError, match=message):
         cli.parse_config(["train", "mlp", *argv])
+
+
+@pytest.mark.parametrize("flag", ["--learning-rate", "--weight-decay", "--momentum", "--dropout", "--neg-slope"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_every_float_flag_must_be_finite(flag, value):
+    with pytest.raises(cli.UsageError, match=f"^{flag} must be .*, got {value}$"):
+        cli.parse_config(["train", "mlp", flag, value])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--momentum", "1"], "--momentum must be in \\[0, 1\\)"),
+    (["--momentum", "-0.5"], "--momentum must be in"),
+    (["--neg-slope", "1e30"], "--neg-slope must be in \\[0, 1\\]"),
+    (["--weight-decay", "-1e-3"], "--weight-decay must be a finite number >= 0"),
+    (["--learning-rate", "0"], "--learning-rate must be a finite number > 0"),
+])
+def test_float_flags_out_of_their_range_are_refused(argv, message):
+    with pytest.raises(cli.UsageError, match=message):
+        cli.parse_config(["train", "mlp", *argv])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["convnet", "--dnn-hidden-units", "10"], "--dnn-hidden-units does not apply to the convnet"),
+    (["convnet", "--batch-norm", "--dropout", "0.1"], "--batch-norm, --dropout do not apply to the convnet"),
+    (["convnet", "--neg-slope", "0.1"], "--neg-slope does not apply to the convnet"),
+    (["convnet", "--init", "default"], "--init does not apply to the convnet"),
+    (["mlp", "--optimizer", "adam", "--momentum", "0.9"], "--momentum does not apply to --optimizer adam"),
+    (["convnet", "--momentum", "0.9"], "--momentum does not apply to --optimizer adam"),
+])
+def test_flags_that_do_not_apply_to_the_model_are_refused(argv, message):
+    with pytest.raises(cli.UsageError, match=message):
+        cli.parse_config(["train", *argv])
+    assert cli.parse_config(["train", "convnet", "--optimizer", "sgd", "--momentum", "0.9"])["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "the following arguments are required: model"),
+    (["train", "resnet"], "invalid choice: 'resnet'"),
+    (["train", "mlp", "--batch-size", "ten"], "argument --batch-size: invalid int value: 'ten'"),
+    (["train", "mlp", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ([], "the following arguments are required: command"),
+    (["train", "mlp", "--dropout", "1.5"], r"--dropout must be in \[0, 1\), got 1.5"),
+    (["train", "mlp", "--resume"], "--resume needs --out"),
+])
+def test_every_bad_command_line_is_one_line_of_one_form_and_exit_status_1(argv, message, capsys):
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("tinygrad-dl1: error: ") and captured.err.count("\n") == 1, captured.err
+    assert re.search(message, captured.err)
+
+
+def test_the_command_lines_exit_status_for_a_bad_flag_is_1():
+    done = subprocess.run([sys.executable, "-m", "tinygrad_dl1", "train", "mlp", "--batch-size", "x"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.startswith("tinygrad-dl1: error: argument --batch-size")
 
 
 def test_the_summary_records_only_the_settings_the_run_uses():
@@ -118,7 +175,7 @@ def test_an_unwritable_out_fails_in_one_line_before_loading_data(tmp_path, monke
 
 @pytest.mark.parametrize("flags, message", [(["--data-dir", "nowhere"], "nowhere"),
                                            (["--data-dir", ""], "empty string"),
-                                           (["--batch-size", "1000"], "batch_size 1000")])
+                                           (["--batch-size", "1000"], "--batch-size 1000")])
 def test_a_run_that_fails_early_leaves_no_folder(tmp_path, data_dir, capsys, monkeypatch, flags, message):
     monkeypatch.setattr("tinygrad_dl1.data.download.fetch", lambda *a, **k: pytest.fail("started a download"))
     out = tmp_path / "run"
@@ -132,6 +189,17 @@ def test_cli_names_the_missing_data_folder(tmp_path):
                            str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "nowhere" in done.stderr and "Traceback" not in done.stderr
+    # only the command line's words, and nothing printed about training that does not start
+    assert done.stderr.startswith("tinygrad-dl1: error: No CIFAR-10 at") and done.stderr.count("\n") == 1
+    assert "--download" in done.stderr and "download=True" not in done.stderr and "data_dir" not in done.stderr
+
+
+@pytest.mark.parametrize("flags, message", [(["--data-dir", "nowhere"], "No CIFAR-10"),
+                                           (["--batch-size", "1000"], "--batch-size 1000 is more than the 100")])
+def test_nothing_is_said_about_training_before_an_early_error(tmp_path, data_dir, capsys, flags, message):
+    assert cli.main(["train", "mlp", "--data-dir", data_dir, "--out", str(tmp_path / "run"), *flags]) == 1
+    err = capsys.readouterr().err
+    assert "writing to" not in err and err.startswith("tinygrad-dl1: error: ") and message in err
 
 
 def test_an_mlp_too_large_for_memory_is_refused_before_allocating(tmp_path, data_dir, capsys):

@@ -1,7 +1,12 @@
-"""Command line: ``tinygrad-dl1 train mlp|convnet [flags]`` (also ``python -m tinygrad_dl1``)."""
+"""Command line: ``tinygrad-dl1 train mlp|convnet [flags]`` (also ``python -m tinygrad_dl1``).
+
+Every error, argparse's own included, is one line ``tinygrad-dl1: error: ...`` in the command line's
+words, and exit status 1."""
 import argparse
 import json
+import math
 import os
+import re
 import sys
 import time
 
@@ -11,30 +16,51 @@ DEFAULTS = {
     "convnet": dict(learning_rate=1e-4, max_steps=5000, batch_size=32, eval_freq=500, optimizer="adam"),
 }
 EVAL_BATCH = {"mlp": 1000, "convnet": 250}   # test images per forward pass when evaluating
-MLP_ONLY = ["dnn_hidden_units", "neg_slope", "batch_norm", "dropout", "init"]   # flags the ConvNet ignores
+MLP_ONLY = ["dnn_hidden_units", "neg_slope", "batch_norm", "dropout", "init"]   # flags the ConvNet does not take
+# the defaults of the flags that apply to one model or optimizer only, filled in once it is known that they apply
+MLP_DEFAULTS = dict(dnn_hidden_units="100", neg_slope=0.02, batch_norm=False, dropout=0.0, init="assignment")
+SGD_DEFAULTS = dict(momentum=0.0)
+PROG = "tinygrad-dl1"
+
+
+class UsageError(ValueError):
+    """A flag that is malformed, out of its range or does not apply; the message names it."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised as UsageError (one line, exit status 1) rather than printed (exit 2),
+    and every negative number a value (``--weight-decay -1e-3``, ``-inf``), not taken for a flag."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|nan)$", re.I)
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tinygrad-dl1", description=__doc__)
+    parser = Parser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a model on CIFAR-10",
                                 description="Train a model on CIFAR-10 and write metrics.csv, curves.png, "
                                             "summary.json and checkpoint.npz into --out.")
     train.add_argument("model", choices=sorted(DEFAULTS))
-    train.add_argument("--dnn-hidden-units", default="100",
-                       help="MLP hidden layer sizes, comma separated ('' for logistic regression)")
+    train.add_argument("--dnn-hidden-units",
+                       help="MLP hidden layer sizes, comma separated ('' for logistic regression; default 100)")
     train.add_argument("--learning-rate", type=float, help="mlp: 2e-3, convnet: 1e-4")
     train.add_argument("--max-steps", type=int, help="mlp: 1500, convnet: 5000")
     train.add_argument("--batch-size", type=int, help="mlp: 200, convnet: 32")
     train.add_argument("--eval-freq", type=int,
                        help="evaluate on the whole test set every N steps (mlp: 100, convnet: 500)")
-    train.add_argument("--neg-slope", type=float, default=0.02, help="leaky ReLU negative slope")
+    train.add_argument("--neg-slope", type=float, help="MLP: leaky ReLU negative slope, in [0, 1] (0.02)")
     train.add_argument("--optimizer", choices=["sgd", "adam"], help="mlp: sgd, convnet: adam")
-    train.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
+    train.add_argument("--momentum", type=float, help="SGD momentum, in [0, 1) (0)")
     train.add_argument("--weight-decay", type=float, default=0.0)
-    train.add_argument("--batch-norm", action="store_true", help="MLP: batch norm after each hidden linear")
-    train.add_argument("--dropout", type=float, default=0.0, help="MLP: dropout after each hidden layer")
-    train.add_argument("--init", choices=["assignment", "default"], default="assignment",
+    train.add_argument("--batch-norm", action="store_true", default=None,
+                       help="MLP: batch norm after each hidden linear")
+    train.add_argument("--dropout", type=float, help="MLP: dropout after each hidden layer, in [0, 1) (0)")
+    train.add_argument("--init", choices=["assignment", "default"],
                        help="MLP weights: N(0, 1e-4^2) as the assignment, or PyTorch's default")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--data-dir", help="folder holding cifar-10-batches-py (else $TINYGRAD_DL1_DATA, "
@@ -49,33 +75,63 @@ def build_parser():
 
 
 def parse_config(argv=None):
-    """The run's settings as a plain dict, with each model's defaults filled in."""
+    """The run's settings as a plain dict, with each model's defaults filled in; UsageError naming the
+    flag for one that is malformed, out of its range, or does not apply to the model or optimizer."""
     args = build_parser().parse_args(argv)
     if args.resume and not args.out:
-        raise SystemExit("tinygrad-dl1: --resume needs --out, the folder of the run to continue")
+        raise UsageError("--resume needs --out, the folder of the run to continue")
     config = vars(args)
     for key, value in DEFAULTS[args.model].items():
         if config[key] is None:
             config[key] = value
+    _fill_in(config, MLP_DEFAULTS, applies=config["model"] == "mlp", to=f"the {config['model']}")
+    _fill_in(config, SGD_DEFAULTS, applies=config["optimizer"] == "sgd", to=f"--optimizer {config['optimizer']}")
     units = config["dnn_hidden_units"]
     try:
         config["dnn_hidden_units"] = [int(u) for u in units.split(",") if u.strip()]
     except ValueError:
-        raise SystemExit(f"tinygrad-dl1: --dnn-hidden-units must be integers separated by commas, "
-                         f"got {units!r}") from None
+        raise UsageError(f"--dnn-hidden-units must be integers separated by commas, got {units!r}") from None
     if any(u <= 0 for u in config["dnn_hidden_units"]):
-        raise SystemExit(f"tinygrad-dl1: --dnn-hidden-units must be positive (a layer needs at least one unit), "
-                         f"got {units!r}")
-    for key in ("learning_rate", "max_steps", "batch_size", "eval_freq"):
+        raise UsageError(f"--dnn-hidden-units must be positive (a layer needs at least one unit), got {units!r}")
+    for key in ("max_steps", "batch_size", "eval_freq"):
         if config[key] <= 0:
-            raise SystemExit(f"tinygrad-dl1: --{key.replace('_', '-')} must be positive, got {config[key]}")
+            raise UsageError(f"{_flag(key)} must be positive, got {config[key]}")
+    _check_range(config, "learning_rate", 0, math.inf, "a finite number > 0", low_open=True)
+    _check_range(config, "weight_decay", 0, math.inf, "a finite number >= 0")
+    _check_range(config, "momentum", 0, 1, "in [0, 1) (1 or more makes the steps grow without end)", high_open=True)
+    _check_range(config, "dropout", 0, 1, "in [0, 1)", high_open=True)
+    _check_range(config, "neg_slope", 0, 1, "in [0, 1] (a leaky ReLU's slope for negative inputs)")
     if config["seed"] < 0:
-        raise SystemExit(f"tinygrad-dl1: --seed must be 0 or more, got {config['seed']}")
-    if not 0 <= config["dropout"] < 1:
-        raise SystemExit(f"tinygrad-dl1: --dropout must lie in [0, 1), got {config['dropout']}")
+        raise UsageError(f"--seed must be 0 or more, got {config['seed']}")
     if config["out"] is not None and not config["out"].strip():
-        raise SystemExit("tinygrad-dl1: --out is empty; name a folder or leave the flag out")
+        raise UsageError("--out is empty; name a folder or leave the flag out")
     return config
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def _fill_in(config, defaults, applies, to):
+    """Fill in ``defaults`` for the flags left out; refuse one given where it does not apply (``to`` names what)."""
+    given = [key for key in defaults if config[key] is not None]
+    if given and not applies:
+        flags = ", ".join(_flag(key) for key in given)
+        raise UsageError(f"{flags} {'does' if len(given) == 1 else 'do'} not apply to {to}")
+    for key, value in defaults.items():
+        if config[key] is None:
+            config[key] = value
+
+
+def _check_range(config, key, low, high, what, low_open=False, high_open=False):
+    """A UsageError naming the flag unless ``config[key]`` is finite and within [low, high] (open where told)."""
+    value = config[key]
+    if value is None:   # a flag that does not apply here
+        return
+    inside = (math.isfinite(value) and (value > low if low_open else value >= low)
+              and (value < high if high_open else value <= high))
+    if not inside:
+        raise UsageError(f"{_flag(key)} must be {what}, got {value}")
 
 
 def recorded_settings(config):
@@ -134,8 +190,20 @@ def build_optimizer(config, params):
                      weight_decay=config["weight_decay"])
 
 
+def error_line(error):
+    """The one line printed for ``error``: in the command line's words where the error has them."""
+    message = getattr(error, "cli_message", None) or str(error)
+    if isinstance(error, OSError) and error.strerror:
+        message = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return f"{PROG}: error: " + " ".join(message.split())
+
+
 def main(argv=None):
-    config = parse_config(argv)
+    try:
+        config = parse_config(argv)
+    except UsageError as e:
+        print(error_line(e), file=sys.stderr)
+        return 1
     from . import data, rng
     from .run_folder import RunFolder, train_in_folder
     from .train import TrainingState, training_batches
@@ -143,10 +211,11 @@ def main(argv=None):
     try:
         # the folder first: a run that cannot write learns it before loading data or training
         with RunFolder(out, resume=config["resume"], numbered=not config["out"]) as folder:
-            print(f"training {config['model']} for {config['max_steps']} steps; writing to {folder.path}",
-                  file=sys.stderr)
             cifar = data.load_cifar10(config["data_dir"], download=config["download"] or None,
                                       progress=not config["no_progress"])
+            if config["batch_size"] > len(cifar.train_x):
+                raise UsageError(f"--batch-size {config['batch_size']} is more than the {len(cifar.train_x)} "
+                                 "training images")
             check_model_fits(config, n_inputs=cifar.train_x[0].size, n_classes=len(cifar.classes))
             rng.manual_seed(config["seed"])     # the model's initial weights
             model = build_model(config, n_channels=cifar.train_x.shape[1], n_inputs=cifar.train_x[0].size,
@@ -154,14 +223,19 @@ def main(argv=None):
             model.to(config["device"])
             optimizer = build_optimizer(config, model.parameters())
             state = TrainingState(model, optimizer, training_batches(cifar, config["batch_size"], config["seed"]))
+            print(f"training {config['model']} for {config['max_steps']} steps; writing to {folder.path}",
+                  file=sys.stderr)
             summary = train_in_folder(folder, state, cifar, recorded_settings(config),
                                       max_steps=config["max_steps"], eval_freq=config["eval_freq"],
                                       device=config["device"], eval_batch_size=EVAL_BATCH[config["model"]],
                                       show_progress=not config["no_progress"])
     except KeyboardInterrupt:
         return 130
-    except (ValueError, RuntimeError) as e:   # among them DatasetError, RunFolderError, TrainingDiverged
-        print(f"tinygrad-dl1: error: {e}", file=sys.stderr)
+    except (ValueError, RuntimeError, OSError) as e:   # among them DatasetError, RunFolderError, TrainingDiverged
+        print(error_line(e), file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{PROG}: error: out of memory; try a smaller --batch-size or model", file=sys.stderr)
         return 1
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
     return 0

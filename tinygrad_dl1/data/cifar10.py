@@ -123,10 +123,11 @@ def load_cifar10(data_dir=None, download=None, url=CIFAR10_URL, md5=CIFAR10_MD5,
         if download or (download is None and source == "cache"):
             download_cifar10(batches_dir.parent, url=url, md5=md5, progress=progress, time_limit=time_limit)
         else:
-            where = {"argument": "the data_dir argument (--data-dir)",
-                     "environment": f"${ENV_VAR}", "cache": "the cache folder"}[source]
-            raise DatasetNotFoundError(
-                f"No CIFAR-10 at {batches_dir} (from {where}). Pass download=True (CLI: "
-                f"--download) to fetch it there, or pass --data-dir / set {ENV_VAR} to a "
-                f"folder holding {BATCHES_DIR_NAME}.")
+            def message(words):
+                where = {"argument": words["data_dir"].removesuffix("=..."), "environment": f"${ENV_VAR}",
+                         "cache": "the cache folder"}[source]
+                return (f"No CIFAR-10 at {batches_dir} (from {where}). Pass {words['download']} to fetch it "
+                        f"there, or pass {words['data_dir']} / set {ENV_VAR} to a folder holding "
+                        f"{BATCHES_DIR_NAME}.")
+            raise DatasetNotFoundError(message)
     return read_cifar10(batches_dir)

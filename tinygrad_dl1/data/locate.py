@@ -39,8 +39,10 @@ def locate_cifar10(data_dir=None):
     """
     if data_dir is not None:
         if str(data_dir) == "":
-            raise ValueError("the data folder (data_dir, --data-dir) is an empty string; name the folder "
-                             f"holding {BATCHES_DIR_NAME}, or leave it out to use ${ENV_VAR} or the cache")
+            error = ValueError(f"data_dir is an empty string; name the folder holding {BATCHES_DIR_NAME}, or "
+                               f"leave it out to use ${ENV_VAR} or the cache")
+            error.cli_message = str(error).replace("data_dir is", "--data-dir is").replace("leave it", "leave the flag")
+            raise error
         return DataLocation(batches_dir_in(data_dir), "argument")
     if os.environ.get(ENV_VAR):
         return DataLocation(batches_dir_in(os.environ[ENV_VAR]), "environment")
