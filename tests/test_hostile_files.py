@@ -14,7 +14,7 @@ from fake_runs import fake_data, new_state, quick_curves, run_in_folder  # noqa:
 
 from tinygrad_dl1 import nn
 from tinygrad_dl1.checkpoint import DamagedCheckpointError, UnreadableCheckpointError, load_checkpoint, save_checkpoint
-from tinygrad_dl1.data import DownloadError, UnreadableFileError, download_cifar10, load_cifar10
+from tinygrad_dl1.data import CorruptFileError, DownloadError, UnreadableFileError, download_cifar10, load_cifar10
 from tinygrad_dl1.files import SpecialFileError, make_folders, open_regular
 from tinygrad_dl1.lock import file_lock
 from tinygrad_dl1.run_folder import RunFolder, RunFolderError
@@ -392,3 +392,33 @@ def test_a_checkpoint_of_the_usual_form_still_round_trips(tmp_path):
     assert back["a"] == [1, 2.5, None, "x"]
     np.testing.assert_array_equal(back["b"]["c"], tree["b"]["c"])
     assert json.loads(str(np.load(path)["__skeleton__"]))["b"]["c"] == {"__array__": "a0"}
+
+
+# ----- data errors name the file and what is wrong -----
+
+@pytest.mark.parametrize("labels, problem", [
+    ([[0, 1]] * 20, "it nests containers more than 2 deep"),
+    ([0] * 19 + [1.0], "must be a list of ints, but holds a float"),
+    ([0] * 19 + [2 ** 80], "must lie in 0..9"),
+    ([0] * 19 + [True], "but holds a bool"),
+    ({b"a": 1}, "must be 20 ints, got dict"),
+])
+def test_odd_labels_name_the_file_and_the_problem(cifar, labels, problem):
+    import pickle
+    path = cifar / "data_batch_5"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((20, 3072), np.uint8), b"labels": labels}))
+    with pytest.raises(CorruptFileError) as err:
+        load_cifar10(cifar)
+    message = one_line(err.value)
+    assert str(path) in message and problem in message
+
+
+@pytest.mark.parametrize("names, problem", [
+    ([b"\xff\xfe"] * 10, "not UTF-8"), ([1] * 10, "a list of 10 names"), ([None] * 10, "a list of 10 names")])
+def test_odd_class_names_name_the_file(cifar, names, problem):
+    import pickle
+    path = cifar / "batches.meta"
+    path.write_bytes(pickle.dumps({b"label_names": names}))
+    with pytest.raises(CorruptFileError) as err:
+        load_cifar10(cifar)
+    assert str(path) in one_line(err.value) and problem in str(err.value)

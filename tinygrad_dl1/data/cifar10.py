@@ -47,10 +47,18 @@ def read_batch(path):
             and data.shape[1] == IMAGE_SIZE and data.shape[0] > 0):
         found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise CorruptFileError(path, f"b'data' must be uint8 of shape (n, {IMAGE_SIZE}), got {found}")
-    labels = np.asarray(batch[b"labels"])
-    if labels.dtype.kind not in "iu" or labels.shape != (len(data),):
-        raise CorruptFileError(path, f"b'labels' must be {len(data)} ints, got {labels.dtype} "
-                                     f"{labels.shape}")
+    labels = batch[b"labels"]
+    if isinstance(labels, list):     # as the official files hold them; checked before NumPy sees them
+        odd = next((v for v in labels if type(v) is not int), None)
+        if odd is not None:
+            raise CorruptFileError(path, f"b'labels' must be a list of ints, but holds a {type(odd).__name__}")
+        outside = next((v for v in labels if not 0 <= v < N_CLASSES), None)
+        if outside is not None:
+            raise CorruptFileError(path, f"b'labels' must lie in 0..{N_CLASSES - 1}, found {str(outside)[:40]}")
+        labels = np.array(labels, dtype=np.int64)
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.shape != (len(data),):
+        found = f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray) else type(labels).__name__
+        raise CorruptFileError(path, f"b'labels' must be {len(data)} ints, got {found}")
     if labels.min() < 0 or labels.max() >= N_CLASSES:
         raise CorruptFileError(path, f"b'labels' must lie in 0..{N_CLASSES - 1}, found "
                                      f"{labels.min()}..{labels.max()}")
@@ -62,9 +70,12 @@ def read_class_names(path):
     path = Path(path)
     meta = load_pickle(path)
     names = meta.get(b"label_names") if isinstance(meta, dict) else None
-    if not isinstance(names, list) or len(names) != N_CLASSES:
+    if not (isinstance(names, list) and len(names) == N_CLASSES and all(isinstance(n, (bytes, str)) for n in names)):
         raise CorruptFileError(path, f"must hold b'label_names', a list of {N_CLASSES} names")
-    return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+    try:
+        return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+    except UnicodeDecodeError as e:
+        raise CorruptFileError(path, f"b'label_names' holds a name that is not UTF-8 ({e.object[:40]!r})") from None
 
 
 def _images(batches, mean_image):
