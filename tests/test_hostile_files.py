@@ -422,3 +422,38 @@ def test_odd_class_names_name_the_file(cifar, names, problem):
     with pytest.raises(CorruptFileError) as err:
         load_cifar10(cifar)
     assert str(path) in one_line(err.value) and problem in str(err.value)
+
+
+# ----- draw_graph has a bound -----
+
+def chain(n):
+    from tinygrad_dl1 import Tensor
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = y * 1.5
+    return y
+
+
+def test_draw_graph_refuses_a_graph_too_big_to_draw_in_reasonable_time_and_says_how_to_draw_part():
+    import time
+
+    from tinygrad_dl1.graph import MAX_DRAWN_OPS, draw_graph
+    y = chain(20_000)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"the graph has 20,000 ops, more than max_ops=1,000 .*pass depth=N") as err:
+        draw_graph(y)
+    assert time.perf_counter() - start < 5 and MAX_DRAWN_OPS == 1000
+    one_line(err.value)
+    with pytest.raises(ValueError, match="has 5,000 ops up to depth 5000"):
+        draw_graph(y, depth=5000)
+
+
+def test_to_dot_and_draw_graph_stop_at_a_depth():
+    pytest.importorskip("matplotlib")
+    from tinygrad_dl1.graph import draw_graph, to_dot
+    y = chain(20_000)
+    text = to_dot(y, depth=3)
+    assert text.count("shape=ellipse") == 3 and text.count("shape=box") == 7     # 4 of the chain, 3 constants
+    assert draw_graph(y, depth=3) is not None
+    assert to_dot(chain(4)) == to_dot(chain(4), depth=4)

@@ -32,19 +32,22 @@ COLORS = {"leaf": "lightblue", "const": "lightgrey", "tensor": "white", "op": "l
 
 
 # ----- the graph -----
-def _graph(root):
+def _graph(root, depth=None):
     """The tensors and op nodes behind ``root``, in the order a breadth-first walk from root meets
-    them, and the edges (source, target) between them, one per use. A loop, not a recursion."""
+    them, and the edges (source, target) between them, one per use. A loop, not a recursion.
+    With ``depth``, only the ops at most ``depth`` ops from root: the walk stops at the tensors past them."""
     tensors, ops, edges, seen = [root], [], [], {id(root)}
+    level = {id(root): 0}                  # ops between root and each tensor, the fewest
     for t in tensors:                      # the list grows while we walk it: it is the queue
         node = t.grad_fn
-        if node is None:
+        if node is None or (depth is not None and level[id(t)] >= depth):
             continue
         ops.append(node)                   # each node has one output, so it is met once
         for x in node.inputs:              # () once backward has freed the node
             edges.append((x, node))
             if id(x) not in seen:
                 seen.add(id(x))
+                level[id(x)] = level[id(t)] + 1
                 tensors.append(x)
         edges.append((node, t))
     return tensors, ops, edges
@@ -87,10 +90,10 @@ def _op_label(node):
     return f"{node.name}\n(freed by backward)" if node.released else node.name
 
 
-def _labels(tensor, names, grads):
-    """The graph, with an id (t0, t1, ... op0, ...) and a label for each tensor and op.
-    ``grads`` (keyed like ``names``) replaces the tensors' ``.grad`` when given."""
-    tensors, ops, edges = _graph(tensor)
+def _labels(tensor, names, grads, depth=None):
+    """The graph (up to ``depth`` ops from ``tensor``), with an id (t0, t1, ... op0, ...) and a label for each
+    tensor and op. ``grads`` (keyed like ``names``) replaces the tensors' ``.grad`` when given."""
+    tensors, ops, edges = _graph(tensor, depth)
     names, shown = _by_id(names), (None if grads is None else _by_id(grads))
     key, label = {}, {}
     for i, t in enumerate(tensors):
@@ -106,15 +109,16 @@ def _quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(tensor, names=None, grads=None, title=None):
+def to_dot(tensor, names=None, grads=None, title=None, depth=None):
     """The graph behind ``tensor`` as DOT text (``digraph``), the same text for the same graph.
 
     names: {tensor: "name"} or {id(tensor): "name"}, for the tensors you want named.
     grads: gradients to show, keyed the same way, in place of each tensor's ``.grad`` (for
     instance ``grads_after(steps, k)``); by default ``.grad`` is shown where it is set.
     title: a line written above the graph.
+    depth: only the ops at most this many ops from ``tensor`` (all by default).
     """
-    tensors, ops, edges, key, label = _labels(tensor, names, grads)
+    tensors, ops, edges, key, label = _labels(tensor, names, grads, depth)
     lines = ["digraph {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     if title is not None:
         lines.append(f"  labelloc=t; label={_quote(title)};")
@@ -150,7 +154,7 @@ def _layout(tensors, ops, edges):
         consumers[id(source)].append(id(target))
     column = {id(node): 2 * node.generation + 1 for node in ops}
     for t in tensors:
-        if t.grad_fn is not None:
+        if t.grad_fn is not None and id(t.grad_fn) in column:   # not where a depth cut the graph
             column[id(t)] = column[id(t.grad_fn)] + 1
         else:
             column[id(t)] = min([column[c] for c in consumers[id(t)]], default=1) - 1
@@ -215,8 +219,11 @@ def _draw_columns(ax, tensors, ops, edges, label):
     return min(left - 0.2, 60), min(max(ys) - min(ys) + step + 0.2, 60)
 
 
-def draw_graph(tensor, file=None, names=None, grads=None, title=None, ax=None):
-    """Draw the graph behind ``tensor`` (``names``, ``grads`` and ``title`` as in ``to_dot``).
+MAX_DRAWN_OPS = 1000    # about 12 s to draw with matplotlib; 100,000 would take half an hour
+
+
+def draw_graph(tensor, file=None, names=None, grads=None, title=None, ax=None, depth=None, max_ops=MAX_DRAWN_OPS):
+    """Draw the graph behind ``tensor`` (``names``, ``grads``, ``title`` and ``depth`` as in ``to_dot``).
 
     Graphviz's ``dot`` program lays it out when it is on the PATH; without it, matplotlib draws it
     in columns, leaves on the left and ``tensor`` on the right (fine for the small graphs of a
@@ -224,11 +231,20 @@ def draw_graph(tensor, file=None, names=None, grads=None, title=None, ax=None):
     With ``file`` (a path; its suffix, .png, .svg or .pdf, gives the format) the picture is written
     there and its Path returned; otherwise (or when ``ax``, a matplotlib Axes, is given to draw
     into) the matplotlib Figure is returned.
+    A graph of more than ``max_ops`` ops (up to ``depth``) is refused before drawing, with its size:
+    pass ``depth=`` to draw the ops nearest ``tensor``, or ``max_ops=None`` to wait for all of it.
     """
+    if max_ops is not None:
+        n_ops = len(_graph(tensor, depth)[1])
+        if n_ops > max_ops:
+            within = "" if depth is None else f" up to depth {depth}"
+            raise ValueError(f"draw_graph: the graph has {n_ops:,} ops{within}, more than max_ops={max_ops:,} "
+                             "(drawing takes about 10 ms an op); pass depth=N to draw the ops at most N ops "
+                             "from the tensor, or max_ops=None to draw them all")
     dot = shutil.which("dot")
     fmt = (Path(file).suffix.lstrip(".") if file is not None else "") or "png"
     if file is not None and ax is None and dot:
-        _run_dot(dot, to_dot(tensor, names, grads, title), fmt, file)
+        _run_dot(dot, to_dot(tensor, names, grads, title, depth), fmt, file)
         return Path(file)
     if not have_matplotlib() and dot:
         raise RuntimeError("without matplotlib (pip install matplotlib), draw_graph can only write the picture "
@@ -240,14 +256,15 @@ def draw_graph(tensor, file=None, names=None, grads=None, title=None, ax=None):
     import matplotlib.pyplot as plt
 
     if dot:                                 # graphviz's layout, shown as an image
-        image = plt.imread(io.BytesIO(_run_dot(dot, to_dot(tensor, names, grads, title), "png")), format="png")
+        image = plt.imread(io.BytesIO(_run_dot(dot, to_dot(tensor, names, grads, title, depth), "png")),
+                           format="png")
         size = (min(image.shape[1] / 100, 60), min(image.shape[0] / 100, 60))
         fig = ax.figure if ax is not None else plt.figure(figsize=size)
         ax = ax if ax is not None else fig.add_axes([0, 0, 1, 1])
         ax.imshow(image)
         ax.axis("off")
     else:
-        tensors, ops, edges, _, label = _labels(tensor, names, grads)
+        tensors, ops, edges, _, label = _labels(tensor, names, grads, depth)
         fig = ax.figure if ax is not None else plt.figure()
         size = _draw_columns(ax if ax is not None else fig.add_axes([0, 0, 1, 1]), tensors, ops, edges, label)
         if ax is None:
