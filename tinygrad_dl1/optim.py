@@ -16,6 +16,7 @@ from .tensor import Tensor
 
 class Optimizer:
     hyperparameters = ()    # the attributes saved in state_dict
+    state_keys = ()         # what a parameter's state holds once it has taken a step (or nothing before)
 
     def __init__(self, params):
         if isinstance(params, Tensor):
@@ -71,8 +72,8 @@ class Optimizer:
     def check_state_dict(self, state_dict):
         """(per-parameter state, hyperparameters) as ``load_state_dict`` would store them; a ValueError
         naming the entry unless the state dict has one group of this optimizer's parameter count, its
-        hyperparameters pass the constructor's checks, and each parameter's state holds counts and finite
-        numbers, or finite number arrays of the parameter's shape."""
+        hyperparameters pass the constructor's checks, and each parameter's state holds ``state_keys`` (or
+        nothing), each a count, a finite number or a finite number array of the parameter's shape."""
         where = f"{type(self).__name__}.load_state_dict"
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
         saved_state = state_dict.get("state") if isinstance(state_dict, dict) else None
@@ -97,6 +98,10 @@ class Optimizer:
                 raise ValueError(f"{where}: the state dict has state {saved!r:.40} for parameter {i!r:.40}, "
                                  f"not a dict for one of the {len(self.params)} parameters")
             p = self.params[index]
+            saved = {k: v for k, v in saved.items() if v is not None}     # None: not made yet, as PyTorch saves it
+            if saved and sorted(saved) != sorted(self.state_keys):
+                raise ValueError(f"{where}: the state of parameter {i} holds {sorted(saved)!s:.100}; "
+                                 f"{type(self).__name__} keeps {list(self.state_keys)} (or nothing before a step)")
             state[index] = {k: self._restore(v, p, f"state of parameter {i}, {k!r:.40}") for k, v in saved.items()}
         return state, hyperparameters
 
@@ -131,6 +136,7 @@ class SGD(Optimizer):
     """w -= lr * v, with v = momentum * v + g (v = g on the first step), g = grad + weight_decay * w."""
 
     hyperparameters = ("lr", "momentum", "weight_decay")
+    state_keys = ("momentum_buffer",)
 
     def __init__(self, params, lr, momentum=0, weight_decay=0):
         checks.check_optimizer_settings("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -163,6 +169,7 @@ class Adam(Optimizer):
     """
 
     hyperparameters = ("lr", "betas", "eps", "weight_decay")
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         checks.check_optimizer_settings("Adam", lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)

@@ -116,8 +116,8 @@ class RunFolder:
         wrong = [key for key, kind in CHECKPOINT_ENTRIES.items()
                  if not isinstance(saved, dict) or not isinstance(saved.get(key), kind)
                  or isinstance(saved.get(key), bool)]
-        if not wrong and not all(isinstance(row, dict) and all(_is_number(row.get(k)) for k in METRICS)
-                                 for row in saved["history"]):
+        if not wrong and not all(isinstance(row, dict) and set(row) == set(METRICS)
+                                 and all(_is_number(row[k]) for k in METRICS) for row in saved["history"]):
             wrong = ["history"]
         if wrong:
             raise RunFolderError(f"checkpoint {self.checkpoint} is damaged: {', '.join(wrong)} missing or of the "
