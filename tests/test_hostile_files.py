@@ -434,7 +434,7 @@ def chain(n):
     x = Tensor(np.ones(3), requires_grad=True)
     y = x
     for _ in range(n):
-        y = y * 1.5
+        y = y * 1.0001
     return y
 
 
@@ -460,3 +460,27 @@ def test_to_dot_and_draw_graph_stop_at_a_depth():
     assert text.count("shape=ellipse") == 3 and text.count("shape=box") == 7     # 4 of the chain, 3 constants
     assert draw_graph(y, depth=3) is not None
     assert to_dot(chain(4)) == to_dot(chain(4), depth=4)
+
+
+# ----- a batch stream's state -----
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda s: s.update(position=-1), "position=-1"),
+    (lambda s: s.update(position=10 ** 9), "position=1000000000"),
+    (lambda s: s.update(epoch="x"), "epoch='x'"),
+    (lambda s: s.pop("rng_state"), "lacks rng_state"),
+    (lambda s: s["rng_state"]["state"].update(state=-1), "rng_state that PCG64 refuses"),
+    (lambda s: s["rng_state"].update(bit_generator="MT19937"), "rng_state that PCG64 refuses"),
+])
+def test_a_stream_refuses_a_bad_state_and_keeps_its_own(edit, problem):
+    from tinygrad_dl1.data import BatchStream
+    x, y = np.zeros((10, 2)), np.arange(10)
+    stream = BatchStream(x, y, 3, seed=1)
+    next(stream)
+    state = stream.state_dict()
+    edit(state)
+    other = BatchStream(x, y, 3, seed=2)
+    before = other.state_dict()
+    with pytest.raises(ValueError, match=problem):
+        other.load_state_dict(state)
+    assert other.state_dict() == before

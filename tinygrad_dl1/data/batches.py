@@ -98,11 +98,25 @@ class BatchStream:
                 "rng_state": copy.deepcopy(self._rng_state)}
 
     def load_state_dict(self, state):
-        """Continue exactly where the stream that made ``state`` was."""
+        """Continue exactly where the stream that made ``state`` was; a ValueError naming the entry, with
+        nothing changed, for a state of another stream or with values out of their range."""
+        missing = [key for key in ("n", "batch_size", "drop_last", "epoch", "position", "rng_state")
+                   if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise ValueError(f"stream state lacks {', '.join(missing)}")
         for key in ("n", "batch_size", "drop_last"):
             if state[key] != getattr(self, key):
-                raise ValueError(f"stream state has {key}={state[key]}, this stream "
+                raise ValueError(f"stream state has {key}={state[key]!r:.40}, this stream "
                                  f"{getattr(self, key)}")
-        self.rng.bit_generator.state = copy.deepcopy(state["rng_state"])
+        for key, high in (("epoch", 2 ** 63), ("position", self.n + 1)):
+            if not (type(state[key]) is int and 0 <= state[key] < high):
+                raise ValueError(f"stream state has {key}={state[key]!r:.40}, not an int from 0 to {high - 1}")
+        generator = copy.deepcopy(self.rng.bit_generator)
+        try:
+            generator.state = copy.deepcopy(state["rng_state"])
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise ValueError(f"stream state has an rng_state that {type(generator).__name__} refuses "
+                             f"({type(e).__name__}: {e})") from None
+        self.rng.bit_generator.state = generator.state
         self._new_order()
         self.epoch, self.position = state["epoch"], state["position"]
