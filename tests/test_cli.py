@@ -233,3 +233,12 @@ def test_a_nan_test_loss_fails_the_run_and_leaves_no_summary(tmp_path, data_dir,
     assert train(data_dir, "--out", str(out), "--learning-rate", "1e30", "--max-steps", "1", "--eval-freq", "1") == 1
     assert "loss became" in capsys.readouterr().err
     assert not (out / "summary.json").exists()
+
+
+def test_resuming_with_another_model_size_names_the_settings_not_damage(tmp_path, data_dir, capsys):
+    out = str(tmp_path / "run")
+    assert train(data_dir, "--out", out) == 0
+    capsys.readouterr()
+    assert train(data_dir, "--out", out, "--resume", "--dnn-hidden-units", "5") == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert "with other settings (dnn_hidden_units: [100] -> [5])" in err and "damaged" not in err

@@ -97,4 +97,4 @@ def make_folders(path):
             os.mkdir(folder)
         except FileExistsError:
             if not os.path.isdir(folder):
-                raise
+                raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", folder) from None

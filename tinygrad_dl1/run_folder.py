@@ -104,11 +104,12 @@ class RunFolder:
         for name in leftovers:       # temporary files of a run killed while writing
             os.unlink(os.path.join(self.path, name))
 
-    def load_checkpoint(self, state=None):
+    def load_checkpoint(self, state=None, config=None):
         """The checkpoint's tree (a TrainingState's state_dict and "config"), or None if there is none yet.
 
-        With ``state`` (the run's TrainingState, not yet trained), the file may be no larger than that
-        state needs, and every entry is checked against it (``check_checkpoint``) before any is used."""
+        With ``config``, a checkpoint of other settings (but max_steps) is refused. With ``state`` (the
+        run's TrainingState, not yet trained), the file may be no larger than that state needs, and every
+        entry is checked against it (``check_checkpoint``) before any is used."""
         if not os.path.lexists(self.checkpoint):
             return None
         max_bytes = None if state is None else checkpoint_bytes_needed(state)
@@ -122,6 +123,12 @@ class RunFolder:
         if wrong:
             raise RunFolderError(f"checkpoint {self.checkpoint} is damaged: {', '.join(wrong)} missing or of the "
                                  f"wrong type; {DAMAGED_ADVICE}")
+        if config is not None:
+            changed = sorted(k for k in set(config) | set(saved["config"])
+                             if k != "max_steps" and config.get(k) != saved["config"].get(k))
+            if changed:
+                diffs = ", ".join(f"{k}: {saved['config'].get(k)!r:.60} -> {config.get(k)!r:.60}" for k in changed)
+                raise RunFolderError(f"cannot resume {self.checkpoint} with other settings ({diffs})")
         if state is not None:
             try:
                 check_checkpoint(saved, state)
@@ -211,14 +218,9 @@ class StopOnCtrlC:
 
 def _resume(folder, state, config, max_steps, title):
     """Load the folder's checkpoint (if any) into ``state``, after checking that it fits this run."""
-    saved = folder.load_checkpoint(state)
+    saved = folder.load_checkpoint(state, config)
     if saved is None:
         return
-    changed = sorted(k for k in set(config) | set(saved["config"])
-                     if k != "max_steps" and config.get(k) != saved["config"].get(k))
-    if changed:
-        diffs = ", ".join(f"{k}: {saved['config'].get(k)!r} -> {config.get(k)!r}" for k in changed)
-        raise RunFolderError(f"cannot resume {folder.checkpoint} with other settings ({diffs})")
     try:
         state.load_state_dict(saved)
     except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
