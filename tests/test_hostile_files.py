@@ -484,3 +484,38 @@ def test_a_stream_refuses_a_bad_state_and_keeps_its_own(edit, problem):
     with pytest.raises(ValueError, match=problem):
         other.load_state_dict(state)
     assert other.state_dict() == before
+
+
+# ----- an archive that cannot be unpacked: damaged, or a folder that cannot be written -----
+
+def small_archive(parent):
+    import hashlib
+    import tarfile
+    make_cifar(parent / "src" / "cifar-10-batches-py")
+    path = parent / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(parent / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    return path, hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_a_damaged_archive_is_to_be_deleted_a_full_disk_is_not(tmp_path, monkeypatch):
+    import hashlib
+    import tarfile
+    parent = tmp_path / "dl"
+    parent.mkdir()
+    path, _ = small_archive(parent)
+    raw = path.read_bytes()
+    path.write_bytes(raw[:10] + bytes(b ^ 0x55 for b in raw[10:200]) + raw[200:])
+    with pytest.raises(DownloadError, match="Delete the archive") as err:
+        download_cifar10(parent, md5=hashlib.md5(path.read_bytes()).hexdigest(), progress=False)
+    one_line(err.value)
+    path, md5 = small_archive(parent)
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(tarfile.TarFile, "extractall", disk_full)
+    with pytest.raises(DownloadError) as err:
+        download_cifar10(parent, md5=md5, progress=False)
+    message = one_line(err.value)
+    assert "No space left on device" in message and "Nothing was deleted" in message and "Delete" not in message
+    assert path.exists()

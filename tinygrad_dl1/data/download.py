@@ -7,6 +7,7 @@ cifar-10-batches-py folder is moved into place with one atomic rename. Ctrl-C an
 SIGTERM remove the temporary files on their way out. One process at a time holds
 the folder's lock file; the others wait for it and then find the data complete.
 """
+import gzip
 import hashlib
 import http.client
 import os
@@ -16,6 +17,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+import zlib
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -118,9 +120,13 @@ def extract_batches(archive, parent):
             raise DownloadError(f"{archive}: the archive lacks {BATCHES_DIR_NAME}/"
                                 f"{', '.join(missing)}. Delete it and run again.")
         os.rename(unpacked, target)
-    except (OSError, tarfile.TarError, EOFError) as e:
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as e:    # the archive is damaged
         raise DownloadError(f"could not unpack {archive} into {target}: {e}. "
                             "Delete the archive and run again.") from e
+    except OSError as e:    # the archive cannot be read, or the folder written: nothing says it is damaged
+        raise DownloadError(f"could not unpack {archive} into {target}: {e.strerror or e}. Nothing was "
+                            "deleted; make the archive readable and the folder writable (and not full), "
+                            "and run again.") from e
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return target
