@@ -519,3 +519,16 @@ def test_a_damaged_archive_is_to_be_deleted_a_full_disk_is_not(tmp_path, monkeyp
     message = one_line(err.value)
     assert "No space left on device" in message and "Nothing was deleted" in message and "Delete" not in message
     assert path.exists()
+
+
+def test_a_zip_entry_claiming_more_than_the_file_holds_is_refused(tmp_path):
+    import struct
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"w": np.zeros(4)})
+    raw = bytearray(path.read_bytes())
+    at = raw.rindex(b"PK\x01\x02")             # the last central directory entry: a0.npy's
+    struct.pack_into("<II", raw, at + 20, 0x7FFFFFF0, 0x7FFFFFF0)     # its sizes, stored and unpacked: 2 GB
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DamagedCheckpointError, match="claims 2,147,483,632 bytes, more than the file's") as err:
+        load_checkpoint(path)
+    assert f"checkpoint {path} is damaged" in one_line(err.value)

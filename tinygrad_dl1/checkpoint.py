@@ -89,11 +89,11 @@ def load_checkpoint(path, max_bytes=None):
             if max_bytes is not None and size > max_bytes:
                 raise ValueError(f"it holds {size:,} bytes, more than the {max_bytes:,} this run's state needs")
             with zipfile.ZipFile(f) as archive:
-                skeleton = json.loads(str(_read_array(archive, "__skeleton__", kinds="U")))
+                skeleton = json.loads(str(_read_array(archive, "__skeleton__", size, kinds="U")))
                 _check_depth(skeleton)
-                return _unflatten(skeleton, lambda key: _read_array(archive, key))
+                return _unflatten(skeleton, lambda key: _read_array(archive, key, size))
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, RecursionError,
-                NotImplementedError, zlib.error) as e:
+                NotImplementedError, zlib.error, MemoryError) as e:
             problem = " ".join(str(e).split())[:300]
             raise DamagedCheckpointError(f"checkpoint {path} is damaged or not a tinygrad_dl1 checkpoint "
                                          f"({problem}); restore a good copy of it, or start again in another "
@@ -104,13 +104,16 @@ MAX_DEPTH = 16          # the nesting of a run's state is 6 deep
 ARRAY_KINDS = "biuf"    # booleans, integers, floats
 
 
-def _read_array(archive, key, kinds=ARRAY_KINDS):
-    """The array ``key`` of the zip ``archive`` once its header says it is no larger than what is stored."""
+def _read_array(archive, key, file_size, kinds=ARRAY_KINDS):
+    """The array ``key`` of the zip ``archive`` (a file of ``file_size`` bytes) once its header says it is
+    no larger than what is stored for it."""
     if not isinstance(key, str):
         raise ValueError(f"an array is named by {key!r:.40}, not a string")
     info = archive.getinfo(f"{key}.npy")
-    if info.compress_type != zipfile.ZIP_STORED:
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
         raise ValueError(f"the array {key} is compressed, as np.savez never writes it")
+    if info.file_size > file_size:
+        raise ValueError(f"the array {key} claims {info.file_size:,} bytes, more than the file's {file_size:,}")
     with archive.open(info) as member:
         version = np.lib.format.read_magic(member)
         if version not in ((1, 0), (2, 0)):
