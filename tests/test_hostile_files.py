@@ -532,3 +532,13 @@ def test_a_zip_entry_claiming_more_than_the_file_holds_is_refused(tmp_path):
     with pytest.raises(DamagedCheckpointError, match="claims 2,147,483,632 bytes, more than the file's") as err:
         load_checkpoint(path)
     assert f"checkpoint {path} is damaged" in one_line(err.value)
+
+
+def test_what_a_lock_file_holds_is_named_in_one_word(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with file_lock(run / ".lock"):
+        (run / ".lock").write_text("123\nand a second line")
+        with pytest.raises(RunFolderError) as err:
+            RunFolder(run)
+    assert "(pid 123)" in one_line(err.value)

@@ -33,7 +33,7 @@ def file_lock(path, on_wait=None):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if on_wait is not None:
-                    on_wait(os.read(fd, 32).decode(errors="replace").strip() or "?")
+                    on_wait((os.read(fd, 32).decode(errors="replace").split() or ["?"])[0])  # one word
                     on_wait = None
                 fcntl.flock(fd, fcntl.LOCK_EX)
             if _still_named(fd, path):
