@@ -542,3 +542,19 @@ def test_what_a_lock_file_holds_is_named_in_one_word(tmp_path):
         with pytest.raises(RunFolderError) as err:
             RunFolder(run)
     assert "(pid 123)" in one_line(err.value)
+
+
+def test_odd_file_names_in_a_run_folder_keep_the_error_on_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "two\nlines").write_text("x")
+    for i in range(20):
+        (run / f"file{i:02d}").write_text("x")
+    with pytest.raises(RunFolderError, match=r"is not empty \(file00, .*file09, \.\.\.\)") as err:
+        RunFolder(run)
+    one_line(err.value)
+    for i in range(20):
+        (run / f"file{i:02d}").unlink()
+    with pytest.raises(RunFolderError, match=r"is not empty \('two\\nlines'\)") as err:
+        RunFolder(run)
+    one_line(err.value)

@@ -99,7 +99,8 @@ class RunFolder:
             raise RunFolderError(f"{self.path} already holds a run ({CHECKPOINT}); pass --resume to continue it "
                                  "or choose another --out")
         if files and CHECKPOINT not in files:
-            raise RunFolderError(f"{self.path} is not empty ({', '.join(files)}) and holds no {CHECKPOINT}"
+            shown = ", ".join(n if n.isprintable() else repr(n) for n in files[:10]) + (", ..." if files[10:] else "")
+            raise RunFolderError(f"{self.path} is not empty ({shown}) and holds no {CHECKPOINT}"
                                  f"{' to resume' if resume else ''}; choose a new or empty --out")
         for name in leftovers:       # temporary files of a run killed while writing
             os.unlink(os.path.join(self.path, name))
