@@ -87,8 +87,9 @@ def fetch(url, dest, md5, progress=True, timeout=60, time_limit=TIME_LIMIT_S):
             raise ChecksumError(dest, md5, digest.hexdigest())
         os.replace(tmp, dest)
     except (OSError, http.client.HTTPException) as e:
-        raise DownloadError(f"could not download {url} to {dest}: {e}. Download it by hand and "
-                            f"unpack it into {dest.parent}, or pass --data-dir.") from e
+        cause = str(e)
+        raise DownloadError(lambda words: f"could not download {url} to {dest}: {cause}. Download it by hand "
+                                          f"and unpack it into {dest.parent}, or pass {words['data_dir']}.") from e
     finally:
         tmp.unlink(missing_ok=True)
     return dest
