@@ -558,3 +558,37 @@ def test_odd_file_names_in_a_run_folder_keep_the_error_on_one_line(tmp_path):
     with pytest.raises(RunFolderError, match=r"is not empty \('two\\nlines'\)") as err:
         RunFolder(run)
     one_line(err.value)
+
+
+def test_mutated_checkpoints_are_read_or_refused_in_one_line(tmp_path):
+    import random
+    import time
+
+    from test_pickle_fuzz import mutate
+
+    from tinygrad_dl1.checkpoint import CheckpointError
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, {"step": 3, "w": np.ones((20, 5), np.float32), "history": [{"a": 1.5}],
+                           "rng": {"state": 2 ** 100}})
+    raw = path.read_bytes()
+    rng = random.Random(0)
+    refused = 0
+    for _ in range(300):
+        path.write_bytes(mutate(rng, raw))
+        start = time.perf_counter()
+        try:
+            load_checkpoint(path, max_bytes=1 << 20)
+        except CheckpointError as e:
+            one_line(e)
+            refused += 1
+        assert time.perf_counter() - start < 1
+    assert refused > 250
+
+
+def test_the_command_line_says_another_out(tmp_path):
+    from tinygrad_dl1 import cli
+    path = tmp_path / "c.npz"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(DamagedCheckpointError) as err:
+        load_checkpoint(path)
+    assert "another folder" in str(err.value) and "another --out" in cli.error_line(err.value)

@@ -67,6 +67,11 @@ class UnreadableCheckpointError(CheckpointError):
 class DamagedCheckpointError(CheckpointError):
     """A checkpoint that was read and is not one: truncated, altered, or out of its bounds."""
 
+    @property
+    def cli_message(self):
+        """The message in the command line's words."""
+        return str(self).replace("in another folder", "in another --out")
+
 
 def load_checkpoint(path, max_bytes=None):
     """The tree saved by ``save_checkpoint``; FileNotFoundError when there is none, UnreadableCheckpointError
