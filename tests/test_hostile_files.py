@@ -592,3 +592,20 @@ def test_the_command_line_says_another_out(tmp_path):
     with pytest.raises(DamagedCheckpointError) as err:
         load_checkpoint(path)
     assert "another folder" in str(err.value) and "another --out" in cli.error_line(err.value)
+
+
+def test_an_archive_member_nested_deeper_than_cifar10s_is_refused(tmp_path):
+    import hashlib
+    import io
+    import tarfile
+    parent = tmp_path / "dl"
+    parent.mkdir()
+    path = parent / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/" + "d/" * 1500 + "x")    # deeper than the recursion limit
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+    with pytest.raises(DownloadError, match="unsafe member") as err:
+        download_cifar10(parent, md5=md5, progress=False)
+    assert len(str(err.value)) < 400 and sorted(os.listdir(parent)) == ["cifar-10-python.tar.gz"]

@@ -95,11 +95,17 @@ def fetch(url, dest, md5, progress=True, timeout=60, time_limit=TIME_LIMIT_S):
     return dest
 
 
+MAX_MEMBER_DEPTH = 2    # cifar-10-batches-py/data_batch_1
+
+
 def check_member(member, archive):
-    """Refuse tar members that could write outside the target: absolute, '..', links, devices."""
+    """Refuse tar members that could write outside the target (absolute, '..', links, devices) or nest
+    deeper than the official archive's (unpacking and cleaning up recurse once per level)."""
     path = PurePosixPath(member.name)
-    if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
-        raise DownloadError(f"{archive}: refusing to unpack the unsafe member '{member.name}'. "
+    if (path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir())
+            or len(path.parts) > MAX_MEMBER_DEPTH):
+        name = member.name if len(member.name) <= 100 else member.name[:100] + "..."
+        raise DownloadError(f"{archive}: refusing to unpack the unsafe member '{name}'. "
                             "Delete the archive and run again.")
 
 
