@@ -311,12 +311,13 @@ def check_conv2d(x, weight, bias, stride, padding, op="conv2d"):
     return stride, padding
 
 
-def check_max_pool2d(x, kernel_size, stride, padding, op="max_pool2d"):
-    """(kernel, stride, padding) as pairs, stride defaulting to the kernel, after checking them and x."""
+def check_pool2d(x, kernel_size, stride, padding, op, why_floating):
+    """(kernel, stride, padding) of a 2-D pooling as pairs, stride defaulting to the kernel, after checking
+    them and x (N, C, H, W), floating point (``why_floating`` says why)."""
     check_tensor(x, op)
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    check_floating(x, op, "padding is -inf")
+    check_floating(x, op, why_floating)
     kernel = as_pair(kernel_size, "kernel_size", op, 1)
     stride = kernel if stride is None else as_pair(stride, "stride", op, 1)
     padding = as_pair(padding, "padding", op, 0)
@@ -426,22 +427,6 @@ def check_cat_shapes(tensors, dim, op="cat"):
             raise ValueError(f"{op}: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}: "
                              f"they must agree in every dim but dim {dim}")
     return dim
-
-
-def check_avg_pool2d(x, kernel_size, stride, padding, op="avg_pool2d"):
-    """(kernel, stride, padding) as pairs, stride defaulting to the kernel, after checking them and x
-    (N, C, H, W), floating point, as PyTorch's avg_pool2d requires."""
-    check_tensor(x, op)
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W), got shape {x.shape}")
-    check_floating(x, op, "an average of integers is not an integer; x.float() first")
-    kernel = as_pair(kernel_size, "kernel_size", op, 1)
-    stride = kernel if stride is None else as_pair(stride, "stride", op, 1)
-    padding = as_pair(padding, "padding", op, 0)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
-    check_window_fits(x.shape, kernel, padding, op, "kernel_size")
-    return kernel, stride, padding
 
 
 def check_mse_loss(input, target, reduction, op="mse_loss"):

@@ -38,5 +38,6 @@ class AvgPool2d(Function):
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
     """Mean over kh x kw windows of input (N, C, H, W); stride defaults to kernel_size; the zero
     padding counts in each mean (PyTorch's defaults: count_include_pad=True, ceil_mode=False)."""
-    kernel, stride, padding = checks.check_avg_pool2d(input, kernel_size, stride, padding)
+    kernel, stride, padding = checks.check_pool2d(input, kernel_size, stride, padding, "avg_pool2d",
+                                                    "an average of integers is not an integer; x.float() first")
     return AvgPool2d(kernel, stride, padding)(input)

@@ -54,5 +54,5 @@ def first_max_or_last_nan(a, axis):
 
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over kh x kw windows of x (N, C, H, W); stride defaults to kernel_size; padding counts as -inf."""
-    kernel, stride, padding = checks.check_max_pool2d(x, kernel_size, stride, padding)
+    kernel, stride, padding = checks.check_pool2d(x, kernel_size, stride, padding, "max_pool2d", "padding is -inf")
     return MaxPool2d(kernel, stride, padding)(x)
