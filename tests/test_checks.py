@@ -3,7 +3,7 @@ names the op and what it got, before any computing; axes out of range are refuse
 import numpy as np
 import pytest
 
-from tinygrad_dl1 import Tensor, checks, nn, ops
+from tinygrad_dl1 import Tensor, checks, models, nn, ops
 from tinygrad_dl1.nn import functional as F
 
 
@@ -157,3 +157,20 @@ def test_check_index_in_range_finds_the_axis_each_integer_array_indexes():
             checks.check_index_in_range(index, shape)
     with pytest.raises(IndexError, match="getitem: index 0 is out of range for axis 0 with size 0"):
         checks.check_index_in_range(np.array([0]), (0, 3))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: nn.LeakyReLU(float("nan")), r"LeakyReLU: negative_slope must be a finite number, got nan"),
+    (lambda: models.MLP(4, [3], 2, neg_slope=float("inf")), r"LeakyReLU: negative_slope must be a finite number"),
+    (lambda: nn.BatchNorm1d(3, eps=float("nan")), r"BatchNorm1d: eps must be a finite number, got nan"),
+    (lambda: nn.BatchNorm2d(3, eps=0), r"BatchNorm2d: eps must be positive, got 0"),
+    (lambda: nn.BatchNorm1d(3, momentum=float("nan")), r"BatchNorm1d: momentum must be a finite number in \[0, 1\]"),
+    (lambda: nn.BatchNorm1d(3, momentum=1.5), r"momentum must be a finite number in \[0, 1\], got 1.5"),
+    (lambda: F.leaky_relu(Tensor(np.ones(2)), float("inf")), r"leaky_relu: negative_slope must be a finite number"),
+    (lambda: F.batch_norm(Tensor(np.ones((4, 3))), Tensor(np.ones(3)), Tensor(np.zeros(3)), eps=float("inf")),
+     r"batch_norm: eps must be a finite number, got inf"),
+])
+def test_settings_that_would_train_into_nan_are_refused_naming_them(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+    assert nn.BatchNorm1d(3, momentum=None).momentum is None        # None: the plain average, as in PyTorch

@@ -83,6 +83,16 @@ def check_probability(p, op):
     return p
 
 
+def check_finite(value, name, op, low=-np.inf, high=np.inf):
+    """``value`` as a float if it is a finite real number in [low, high]; a ValueError naming it otherwise
+    (a NaN or infinite setting would train into NaN and be blamed on something else)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
+            or not low <= value <= high:
+        bounds = "" if (low, high) == (-np.inf, np.inf) else f" in [{low}, {high}]"
+        raise ValueError(f"{op}: {name} must be a finite number{bounds}, got {value!r}")
+    return float(value)
+
+
 def check_positive_int(value, name, op):
     """``value`` if it is an int >= 1 (a layer's width); a ValueError otherwise."""
     if not is_int(value) or value < 1:
@@ -359,9 +369,8 @@ def check_batch_norm(x, gamma, beta, running_mean, running_var, training, moment
         raise ValueError(f"{op}: eval mode (training=False) needs running_mean and running_var")
     if training and x.size // x.shape[1] < 2:
         raise ValueError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
-    if not 0 <= momentum <= 1:
-        raise ValueError(f"{op}: momentum must lie in [0, 1], got {momentum}")
-    if not eps > 0:
+    check_finite(momentum, "momentum", op, 0, 1)
+    if not check_finite(eps, "eps", op) > 0:
         raise ValueError(f"{op}: eps must be positive, got {eps}")
     return (check_running_stat(running_mean, "running_mean", x, op),
             check_running_stat(running_var, "running_var", x, op))

@@ -35,6 +35,9 @@ from .tensor import Tensor
 # the columns of a row of ``TrainingState.history`` (and of metrics.csv)
 METRICS = ("step", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed_s")
 
+# a loss that is not finite comes from too large steps most often, else from NaN or inf in the data
+DIVERGED_ADVICE = "try a lower learning rate, and check the inputs and labels for NaN or inf values"
+
 
 class TrainingDiverged(RuntimeError):
     """The training or test loss became NaN or infinite."""
@@ -69,7 +72,7 @@ class TrainingState:
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             raise TrainingDiverged(f"the training loss became {float(losses[bad[0]])} at step "
-                                   f"{self.step - len(sizes) + 1 + bad[0]}; try a lower learning rate")
+                                   f"{self.step - len(sizes) + 1 + bad[0]}; {DIVERGED_ADVICE}")
         for loss, size in zip(losses, sizes):
             self.train_loss_sum += float(loss) * size
         self.train_correct += int(corrects.sum())
@@ -192,8 +195,7 @@ def train(state, data, *, max_steps, eval_freq, device="cpu", eval_batch_size=10
                 state.collect()
                 test_loss, test_acc = evaluate(state.model, test_x, test_y, eval_batch_size)
                 if not np.isfinite(test_loss):
-                    raise TrainingDiverged(f"the test loss became {test_loss} at step {state.step}; "
-                                           "try a lower learning rate")
+                    raise TrainingDiverged(f"the test loss became {test_loss} at step {state.step}; {DIVERGED_ADVICE}")
                 state.elapsed_s = time.perf_counter() - started
                 row = dict(step=state.step, train_loss=state.train_loss_sum / state.train_seen,
                            train_acc=state.train_correct / state.train_seen, test_loss=test_loss,

@@ -1,4 +1,5 @@
 """Activation layers: ReLU, LeakyReLU, Tanh, Sigmoid."""
+from .. import checks
 from . import functional as F
 from .module import Module
 
@@ -11,7 +12,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope=0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = checks.check_finite(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)

@@ -3,7 +3,7 @@ statistics kept as buffers (running_mean, running_var, num_batches_tracked), as 
 import numpy as np
 
 from .. import backend
-from ..checks import check_input_shape, check_positive_int
+from ..checks import check_finite, check_input_shape, check_positive_int
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
@@ -16,7 +16,12 @@ class _BatchNorm(Module):
         """momentum: the weight of each new batch in the running statistics; None for their
         plain average over every batch so far (momentum 1 / batches seen), as in PyTorch."""
         super().__init__()
-        check_positive_int(num_features, "num_features", type(self).__name__)
+        name = type(self).__name__
+        check_positive_int(num_features, "num_features", name)
+        if not check_finite(eps, "eps", name) > 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        if momentum is not None:
+            check_finite(momentum, "momentum", name, 0, 1)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features))
         self.bias = Parameter(np.zeros(num_features))

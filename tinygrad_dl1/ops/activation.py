@@ -100,7 +100,8 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     checks.check_tensor(x, "leaky_relu")
-    return LeakyReLU(float(negative_slope))(x)   # a NumPy float64 slope would upcast float32
+    slope = checks.check_finite(negative_slope, "negative_slope", "leaky_relu")   # a float: NumPy's float64 upcasts
+    return LeakyReLU(slope)(x)
 
 
 def _softmax_dim(op, dim, axis, ndim):
