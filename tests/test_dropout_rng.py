@@ -98,3 +98,13 @@ def test_the_saved_state_gives_the_same_masks_again():
 def test_more_entries_than_the_hash_tells_apart_are_refused():
     with pytest.raises(ValueError, match="more than the 2\\^32 indices"):
         rng.random_bits((2 ** 16, 2 ** 16 + 1))
+
+
+def test_a_state_the_generator_would_wrap_or_refuse_is_refused_and_changes_nothing():
+    rng.manual_seed(3)
+    good = rng.get_rng_state()
+    for bad in ({**good, "state": {**good["state"], "state": -1}}, {**good, "bit_generator": "MT19937"},
+                {**good, "state": {**good["state"], "inc": 2 ** 200}}):
+        with pytest.raises(ValueError, match="rng state that PCG64 refuses"):
+            rng.set_rng_state(bad)
+        assert rng.get_rng_state() == good

@@ -22,6 +22,8 @@ uint32 products and shifts, so a CPU run and a GPU run draw the same masks; the 
 from the Generator, so its saved state fixes every mask to come and a resumed run draws
 exactly the masks of a run that never stopped.
 """
+import copy
+
 import numpy as np
 
 from . import backend
@@ -48,8 +50,23 @@ def get_rng_state():
 
 
 def set_rng_state(state):
-    """Put the default generator back in a state from ``get_rng_state()``."""
-    _generator.bit_generator.state = state
+    """Put the default generator back in a state from ``get_rng_state()``; a ValueError, with the generator
+    unchanged, for a state it does not take (see ``checked_state``)."""
+    _generator.bit_generator.state = checked_state(_generator.bit_generator, state, "rng state")
+
+
+def checked_state(bit_generator, state, what):
+    """``state`` if a copy of ``bit_generator`` takes it and gives it back unchanged; a ValueError naming
+    ``what`` otherwise (older NumPy takes an out-of-range integer, -1 say, and wraps it silently)."""
+    trial = copy.deepcopy(bit_generator)
+    try:
+        trial.state = copy.deepcopy(state)
+        taken = trial.state == state
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise ValueError(f"{what} that {type(trial).__name__} refuses ({type(e).__name__}: {e})") from None
+    if not taken:
+        raise ValueError(f"{what} that {type(trial).__name__} refuses (a value out of its range)")
+    return state
 
 
 def random_bits(shape, generator=None, like=None):

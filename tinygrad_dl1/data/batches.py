@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 
-from .. import backend
+from .. import backend, rng
 
 
 def iterate_minibatches(x, y, batch_size, shuffle=True, seed=None, drop_last=False):
@@ -111,12 +111,7 @@ class BatchStream:
         for key, high in (("epoch", 2 ** 63), ("position", self.n + 1)):
             if not (type(state[key]) is int and 0 <= state[key] < high):
                 raise ValueError(f"stream state has {key}={state[key]!r:.40}, not an int from 0 to {high - 1}")
-        generator = copy.deepcopy(self.rng.bit_generator)
-        try:
-            generator.state = copy.deepcopy(state["rng_state"])
-        except (TypeError, ValueError, KeyError, OverflowError) as e:
-            raise ValueError(f"stream state has an rng_state that {type(generator).__name__} refuses "
-                             f"({type(e).__name__}: {e})") from None
-        self.rng.bit_generator.state = generator.state
+        self.rng.bit_generator.state = rng.checked_state(self.rng.bit_generator, state["rng_state"],
+                                                         "stream state has an rng_state")
         self._new_order()
         self.epoch, self.position = state["epoch"], state["position"]
