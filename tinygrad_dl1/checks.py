@@ -133,6 +133,24 @@ def check_permutation(axes, ndim, op):
     return normalised
 
 
+def check_expand(shape, sizes, op="expand"):
+    """The shape that ``expand(*sizes)`` of a tensor of ``shape`` makes (-1 keeps a dim's size); a ValueError
+    unless each of the tensor's dims is kept or is 1, as in PyTorch."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if not all(is_int(n) and n >= -1 for n in sizes):
+        raise ValueError(f"{op}: sizes must be ints >= 0 (or -1 to keep a dim), got {sizes}")
+    new = len(sizes) - len(shape)
+    if new < 0:
+        raise ValueError(f"{op}: {len(sizes)} sizes for a tensor of {len(shape)} dims {shape}")
+    if -1 in sizes[:new]:
+        raise ValueError(f"{op}: -1 cannot be the size of a new leading dim, got {sizes} for shape {shape}")
+    out = tuple(sizes[:new]) + tuple(n if s == -1 else s for n, s in zip(shape, sizes[new:]))
+    for n, s in zip(shape, out[new:]):
+        if n != s and n != 1:
+            raise ValueError(f"{op}: cannot expand shape {shape} to {out}: a dim of size {n} can only stay {n}")
+    return out
+
+
 def check_flatten_dims(start_dim, end_dim, ndim, op="flatten"):
     """(start, end) made non-negative; an error unless both are axes and start comes no later than end."""
     start, end = check_axis(start_dim, ndim, op), check_axis(end_dim, ndim, op)

@@ -231,7 +231,18 @@ class Tensor:
             raise TypeError(f"max() got an unexpected keyword argument {next(iter(aliases))!r}")
         return _ops.max(self, keepdim=keepdim) if dim is None else _ops.max_along(self, dim, keepdim)
 
+    def amin(self, dim=None, keepdim=False, **aliases): return _ops.min(self, dim, keepdim, **aliases)
+
+    def min(self, dim=None, keepdim=False, **aliases):
+        """The smallest entry; with a ``dim``, as in PyTorch, the pair (values, indices) along it."""
+        dim, keepdim = _ops.dim_arguments("min", dim, keepdim, aliases.pop("axis", None), aliases.pop("keepdims", None))
+        if aliases:
+            raise TypeError(f"min() got an unexpected keyword argument {next(iter(aliases))!r}")
+        return _ops.min(self, keepdim=keepdim) if dim is None else _ops.min_along(self, dim, keepdim)
+
     def reshape(self, *shape): return _ops.reshape(self, *shape)
+    view = reshape          # PyTorch's view; here a reshape, which copies only when it must (as NumPy's does)
+    def expand(self, *sizes): return _ops.expand(self, *sizes)
     def transpose(self, dim0, dim1): return _ops.transpose(self, dim0, dim1)
     def permute(self, *dims): return _ops.permute(self, *dims)
     def flatten(self, start_dim=0, end_dim=-1): return _ops.flatten(self, start_dim, end_dim)
@@ -250,6 +261,9 @@ class Tensor:
     def softmax(self, dim=-1, **aliases): return _ops.softmax(self, dim, **aliases)
     def log_softmax(self, dim=-1, **aliases): return _ops.log_softmax(self, dim, **aliases)
     def argmax(self, dim=None, keepdim=False, **aliases): return _ops.argmax(self, dim, keepdim, **aliases)
+    def argmin(self, dim=None, keepdim=False): return _ops.argmin(self, dim, keepdim)
+    def dim(self): return self.ndim          # PyTorch's x.dim()
+    def numel(self): return self.size        # PyTorch's x.numel(): the number of entries
 
 
 class _NodeQueue:

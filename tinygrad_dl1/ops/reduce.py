@@ -108,6 +108,34 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return Max(axes, keepdim)(x)
 
 
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """The minima over ``dim``, PyTorch's amin: min(x) = -max(-x), so a tie splits the gradient as max's does."""
+    checks.check_tensor(x, "min")
+    dim, keepdim = dim_arguments("min", dim, keepdim, axis, keepdims)
+    checks.check_reducible(x, checks.check_axes(dim, x.ndim, "min"), "min")     # errors under min's name
+    return -max(-x, dim, keepdim)
+
+
+def min_along(x, dim, keepdim=False):
+    """``x.min(dim)`` as in PyTorch: (values, indices) along one dim, the first minimum of a tie."""
+    checks.check_tensor(x, "min")
+    if not checks.is_int(dim):
+        raise TypeError(f"min: dim must be an int when the indices come too, got {dim!r} (amin takes a tuple)")
+    if x.ndim:
+        checks.check_reducible(x, (checks.check_axis(dim, x.ndim, "min"),), "min")
+    values, indices = max_along(-x, dim, keepdim)
+    return MaxResult(-values, indices)
+
+
+def argmin(x, dim=None, keepdim=False):
+    """The indices of the minima along ``dim`` (the first of a tie), outside the graph."""
+    checks.check_tensor(x, "argmin")
+    if dim is not None and x.ndim:
+        checks.check_axis(dim, x.ndim, "argmin")
+    checks.check_reducible(x, tuple(range(x.ndim)) if dim is None else (dim,), "argmin")
+    return argmax(-x, dim, keepdim)
+
+
 def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """The indices of the maxima along ``dim`` (of the flattened tensor for None), outside the graph."""
     checks.check_tensor(x, "argmax")

@@ -1,18 +1,18 @@
 """Ops that move entries around: reshape (and squeeze, unsqueeze, flatten), permute (and
-transpose, which swaps two dims), indexing, cat and stack.
+transpose, which swaps two dims), expand, indexing, cat and stack.
 
 None of them computes anything: each output entry is one input entry, moved. So the
 gradient is moved back the same way: reshaped to the input's shape, permuted by the
 inverse permutation, scattered into zeros at the indexed places (added up where an
-index repeats, since that entry was used several times), or cut back into the pieces
-that cat and stack joined.
+index repeats, since that entry was used several times), summed over the copies that
+expand made of an entry, or cut back into the pieces that cat and stack joined.
 """
 import numpy as np
 
 from .. import backend, checks
 from ..function import Function
 from ..tensor import Tensor
-from .elementwise import cast
+from .elementwise import cast, sum_to
 
 
 class Reshape(Function):
@@ -36,6 +36,18 @@ class Permute(Function):
 
     def backward(self, gy):             # dL/dx = dL/dy permuted back, with the inverse permutation
         return gy.transpose(np.argsort(self.dims))
+
+
+class Expand(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):               # y = x repeated along its dims of size 1 and new leading dims (a view)
+        self.x_shape = x.shape
+        return backend.array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):             # dL/dx = dL/dy summed over the copies of each entry
+        return sum_to(gy, self.x_shape)
 
 
 class Cat(Function):
@@ -119,6 +131,13 @@ def matrix_transpose(x):
                          f"x.permute({', '.join(map(str, reversed(range(x.ndim))))}) to reverse its dims, "
                          "or x.transpose(-2, -1) to swap the last two")
     return Permute(tuple(reversed(range(x.ndim))))(x)
+
+
+def expand(x, *sizes):
+    """x repeated along its dims of size 1 (and new leading dims) to ``sizes``, PyTorch's expand: -1 keeps
+    a dim's size; no copy."""
+    checks.check_tensor(x, "expand")
+    return Expand(checks.check_expand(x.shape, sizes))(x)
 
 
 def squeeze(x, dim=None):
