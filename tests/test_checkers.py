@@ -623,6 +623,12 @@ def ce_softmax(axis):
     return backward
 
 
+def adam_without_the_square_root(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = betas
+    m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad ** 2
+    return param - lr * (m / (1 - b1 ** step)) / (v / (1 - b2 ** step) + eps), m, v
+
+
 TA_LIST = [
     # linear_backward
     ("summed over the wrong axis", exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, g.sum(axis=1))),
@@ -640,8 +646,12 @@ TA_LIST = [
      lambda x, g, negative_slope=0.02: g * np.where(x > 0, x, negative_slope * x)),
     ("wrong default negative_slope", exercises.check_leaky_relu_backward,
      lambda x, g, negative_slope=0.01: g * np.where(x > 0, 1.0, negative_slope)),
+    ("positive branch left out", exercises.check_leaky_relu_backward,
+     lambda x, g, negative_slope=0.02: g * np.where(x > 0, 0.0, negative_slope)),
     # softmax_cross_entropy_backward
     ("softmax over the wrong axis", exercises.check_softmax_cross_entropy_backward, ce_softmax(axis=0)),
+    ("sigmoid for softmax", exercises.check_softmax_cross_entropy_backward,
+     lambda z, t: (1 / (1 + np.exp(-np.clip(z, -500, 500))) - np.eye(z.shape[1])[t]) / len(t)),
     ("softmax left out", exercises.check_softmax_cross_entropy_backward,
      lambda z, t: (z - np.eye(z.shape[1])[t]) / len(t)),
     ("divided by the number of classes", exercises.check_softmax_cross_entropy_backward,
@@ -673,6 +683,7 @@ TA_LIST = [
     ("bias-corrected moments returned", exercises.check_adam_update, adam_variant(corrected_state=True)),
     ("bias correction without the power", exercises.check_adam_update, adam_variant(power=False)),
     ("moments updated after the step", exercises.check_adam_update, adam_variant(after=True)),
+    ("square root left out", exercises.check_adam_update, adam_without_the_square_root),
     # im2col
     ("padding left out", exercises.check_im2col, im2col_variant(pad=False)),
     ("stride left out of the slice", exercises.check_im2col, im2col_variant(strided=False)),

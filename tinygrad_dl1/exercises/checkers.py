@@ -306,6 +306,9 @@ def check_leaky_relu_backward(student_fn, seed=0, verbose=True):
                  WrongAnswer("branches swapped", grad_output * np.where(x > 0, s, 1.0),
                              f"Your grad_x has negative_slope where x > 0 and 1 elsewhere: the two branches are "
                              f"swapped. Leaky ReLU passes positive inputs through (slope 1): {right}."),
+                 WrongAnswer("positive branch left out", grad_output * np.where(x > 0, 0.0, s),
+                             f"Your grad_x is 0 where x > 0: leaky ReLU passes positive inputs through with slope 1, "
+                             f"so their gradient is grad_output itself: {right}."),
                  WrongAnswer("negative_slope left out", grad_output * (x > 0),
                              f"Your grad_x is 0 where x <= 0: that is ReLU's gradient. Leaky ReLU has slope "
                              f"negative_slope there: {right}."),
@@ -361,6 +364,9 @@ def check_softmax_cross_entropy_backward(student_fn, seed=0, verbose=True):
                              (F.log_softmax(Tensor(logits), axis=1).numpy() - onehot) / batch,
                              f"Your grad_logits subtracts the one-hot labels from log softmax(logits): the log is "
                              f"in the loss, its gradient uses the probabilities themselves, {right}."),
+                 WrongAnswer("sigmoid for softmax", (0.5 * (1 + np.tanh(logits / 2)) - onehot) / batch,
+                             f"Your grad_logits uses sigmoid(logits), each class on its own: cross-entropy over C "
+                             f"classes takes the softmax, whose entries share one normaliser, {right}."),
                  WrongAnswer("softmax left out", (logits - onehot) / batch,
                              f"Your grad_logits subtracts the one-hot labels from the logits themselves: take the "
                              f"softmax of the logits first, {right}."),
@@ -759,9 +765,14 @@ def check_adam_update(student_fn, seed=0, verbose=True):
         adam.state[0] = {"step": step - 1, "exp_avg": m.copy(), "exp_avg_sq": v.copy()}
         adam.step()
         new_m, new_v = adam.state[0]["exp_avg"], adam.state[0]["exp_avg_sq"]
+        b1, b2 = adam.betas
+        m_hat, v_hat = new_m / (1 - b1 ** step), new_v / (1 - b2 ** step)
         wrong = [WrongAnswer("no bias correction", param - adam.lr * new_m / (np.sqrt(new_v) + adam.eps),
                              "Your step skips Adam's bias correction: with t = step, m_hat = m / (1 - beta1^t) and "
-                             "v_hat = v / (1 - beta2^t) go into the update, param - lr * m_hat / (sqrt(v_hat) + eps).")]
+                             "v_hat = v / (1 - beta2^t) go into the update, param - lr * m_hat / (sqrt(v_hat) + eps)."),
+                 WrongAnswer("square root left out", param - adam.lr * m_hat / (v_hat + adam.eps),
+                             "Your step divides by v_hat, the mean squared gradient: Adam divides by its square root "
+                             "(the gradient's scale), param - lr * m_hat / (sqrt(v_hat) + eps).")]
         outputs = [Output("new_param", p.data, wrong, baseline=param), Output("new_m", new_m), Output("new_v", new_v)]
         formula = ("m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2, then m_hat = m / (1 - beta1^t), "
                    "v_hat = v / (1 - beta2^t), param - lr * m_hat / (sqrt(v_hat) + eps)")
