@@ -623,10 +623,18 @@ def ce_softmax(axis):
     return backward
 
 
-def adam_without_the_square_root(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-    b1, b2 = betas
-    m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad ** 2
-    return param - lr * (m / (1 - b1 ** step)) / (v / (1 - b2 ** step) + eps), m, v
+def adam_slip(eps_inside=False, grad_for_m_hat=False, no_square_root=False):
+    """Adam with one of three slips: eps inside the square root, the raw gradient for m_hat, no square root."""
+    def adam_update(param, grad, m, v, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        b1, b2 = betas
+        m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * grad ** 2
+        m_hat, v_hat = m / (1 - b1 ** step), v / (1 - b2 ** step)
+        scale = v_hat + eps if no_square_root else np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
+        return param - lr * (grad if grad_for_m_hat else m_hat) / scale, m, v
+    return adam_update
+
+
+adam_without_the_square_root = adam_slip(no_square_root=True)
 
 
 TA_LIST = [
@@ -650,6 +658,8 @@ TA_LIST = [
      lambda x, g, negative_slope=0.02: g * np.where(x > 0, 0.0, negative_slope)),
     # softmax_cross_entropy_backward
     ("softmax over the wrong axis", exercises.check_softmax_cross_entropy_backward, ce_softmax(axis=0)),
+    ("one-hot added, not subtracted", exercises.check_softmax_cross_entropy_backward,
+     lambda z, t: (softmax(z) + np.eye(z.shape[1])[t]) / len(t)),
     ("sigmoid for softmax", exercises.check_softmax_cross_entropy_backward,
      lambda z, t: (1 / (1 + np.exp(-np.clip(z, -500, 500))) - np.eye(z.shape[1])[t]) / len(t)),
     ("softmax left out", exercises.check_softmax_cross_entropy_backward,
@@ -684,6 +694,8 @@ TA_LIST = [
     ("bias correction without the power", exercises.check_adam_update, adam_variant(power=False)),
     ("moments updated after the step", exercises.check_adam_update, adam_variant(after=True)),
     ("square root left out", exercises.check_adam_update, adam_without_the_square_root),
+    ("eps inside the square root", exercises.check_adam_update, adam_slip(eps_inside=True)),
+    ("the gradient for m_hat", exercises.check_adam_update, adam_slip(grad_for_m_hat=True)),
     # im2col
     ("padding left out", exercises.check_im2col, im2col_variant(pad=False)),
     ("stride left out of the slice", exercises.check_im2col, im2col_variant(strided=False)),

@@ -364,6 +364,9 @@ def check_softmax_cross_entropy_backward(student_fn, seed=0, verbose=True):
                              (F.log_softmax(Tensor(logits), axis=1).numpy() - onehot) / batch,
                              f"Your grad_logits subtracts the one-hot labels from log softmax(logits): the log is "
                              f"in the loss, its gradient uses the probabilities themselves, {right}."),
+                 WrongAnswer("one-hot added, not subtracted", (p + onehot) / batch,
+                             f"Your grad_logits adds the one-hot labels: the gradient of -log p[label] is p - 1 at "
+                             f"the label, so subtract them, {right}."),
                  WrongAnswer("sigmoid for softmax", (0.5 * (1 + np.tanh(logits / 2)) - onehot) / batch,
                              f"Your grad_logits uses sigmoid(logits), each class on its own: cross-entropy over C "
                              f"classes takes the softmax, whose entries share one normaliser, {right}."),
@@ -772,7 +775,13 @@ def check_adam_update(student_fn, seed=0, verbose=True):
                              "v_hat = v / (1 - beta2^t) go into the update, param - lr * m_hat / (sqrt(v_hat) + eps)."),
                  WrongAnswer("square root left out", param - adam.lr * m_hat / (v_hat + adam.eps),
                              "Your step divides by v_hat, the mean squared gradient: Adam divides by its square root "
-                             "(the gradient's scale), param - lr * m_hat / (sqrt(v_hat) + eps).")]
+                             "(the gradient's scale), param - lr * m_hat / (sqrt(v_hat) + eps)."),
+                 WrongAnswer("eps inside the square root", param - adam.lr * m_hat / np.sqrt(v_hat + adam.eps),
+                             "Your step divides by sqrt(v_hat + eps): Adam adds eps after the square root, "
+                             "param - lr * m_hat / (sqrt(v_hat) + eps)."),
+                 WrongAnswer("the gradient for m_hat", param - adam.lr * grad / (np.sqrt(v_hat) + adam.eps),
+                             "Your step moves by the raw gradient: Adam's numerator is m_hat, the bias-corrected "
+                             "running mean of the gradients, param - lr * m_hat / (sqrt(v_hat) + eps).")]
         outputs = [Output("new_param", p.data, wrong, baseline=param), Output("new_m", new_m), Output("new_v", new_v)]
         formula = ("m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2, then m_hat = m / (1 - beta1^t), "
                    "v_hat = v / (1 - beta2^t), param - lr * m_hat / (sqrt(v_hat) + eps)")
