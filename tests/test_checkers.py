@@ -637,6 +637,16 @@ def adam_slip(eps_inside=False, grad_for_m_hat=False, no_square_root=False):
 adam_without_the_square_root = adam_slip(no_square_root=True)
 
 
+def conv_with_grad_output_reshaped(x, weight, grad_output, stride=1, padding=0):
+    """conv2d_backward with dY = grad_output.reshape(-1, C_out): its channels never moved last."""
+    c_out, c_in, k, _ = weight.shape
+    cols = im2col(x, k, stride, padding)
+    dy = grad_output.reshape(-1, c_out)
+    wm = weight.transpose(0, 2, 3, 1).reshape(c_out, -1)
+    dw = (dy.T @ cols).reshape(c_out, k, k, c_in).transpose(0, 3, 1, 2)
+    return col2im(dy @ wm, x.shape, k, stride, padding), dw, dy.sum(axis=0)
+
+
 TA_LIST = [
     # linear_backward
     ("summed over the wrong axis", exercises.check_linear_backward, lambda x, w, g: (g @ w, g.T @ x, g.sum(axis=1))),
@@ -705,6 +715,7 @@ TA_LIST = [
     ("kernel flipped", exercises.check_conv2d_backward, conv_variant(flip_dw=True)),
     ("padding not cropped", exercises.check_conv2d_backward, conv_variant(crop=False)),
     ("missing transpose", exercises.check_conv2d_backward, conv_variant(reshape_only=True)),
+    ("grad_output not made channels-last", exercises.check_conv2d_backward, conv_with_grad_output_reshaped),
     # max_pool2d_backward
     ("gradient to the whole window", exercises.check_max_pool2d_backward, pool_variant(mode="window")),
     ("average pooling's gradient", exercises.check_max_pool2d_backward, pool_variant(mode="average")),

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import optim
 from ..nn import functional as F
-from ..ops.im2col import col2im, output_size
+from ..ops.im2col import channels_first, channels_last, col2im, output_size
 from ..ops.im2col import im2col as library_im2col
 from ..tensor import Tensor
 from .diagnosis import THRESHOLDS, Row, WrongAnswer, compare
@@ -633,12 +633,24 @@ def check_conv2d_backward(student_fn, seed=0, verbose=True):
                                     "Your grad_weight is the right one rotated by 180 degrees: the forward pass is a "
                                     "cross-correlation (the kernel is not flipped), so dW[o, c, i, j] = sum "
                                     "dY[n, o, r, t] x_pad[n, c, s*r + i, s*t + j], with no flip.")]
+        # grad_output.reshape(-1, C_out) without moving the channels last mixes channels and pixels in every row
+        mixed = grad_output.reshape(-1, c_out)
+        unmoved = ("Your {name} is what grad_output.reshape(N * OH * OW, C_out) gives: grad_output is (N, C_out, OH, "
+                   "OW), so reshape alone mixes channels and pixels in each row; move the channels last first, "
+                   "grad_output.transpose(0, 2, 3, 1).reshape(-1, C_out), as cols' rows are (n, r, t).")
+        wrong_x.append(WrongAnswer("grad_output not made channels-last", np.asarray(col2im(
+            mixed @ channels_last(weight).reshape(c_out, -1), x.shape, (k, k), (s, s), (p, p))),
+            unmoved.format(name="grad_x")))
+        wrong_weight.append(WrongAnswer("grad_output not made channels-last", channels_first(
+            (mixed.T @ cols).reshape(c_out, k, k, c_in)), unmoved.format(name="grad_weight")))
         if p:
             wrong_x.append(WrongAnswer("padding not cropped", add_back(contributions, x.shape, s, p, crop=False),
                                        f"Your grad_x is that of the padded input: cut the padding off, "
                                        f"grad_x_pad[:, :, p:p + H, p:p + W] with p = {p}."))
+        wrong_bias = [WrongAnswer("grad_output not made channels-last", mixed.sum(axis=0),
+                                  unmoved.format(name="grad_bias"))]
         outputs = with_others([Output("grad_x", xt.grad, wrong_x), Output("grad_weight", wt.grad, wrong_weight),
-                               Output("grad_bias", bt.grad)])
+                               Output("grad_bias", bt.grad, wrong_bias)])
         label = f"x {x.shape}, weight {weight.shape}, grad_output {grad_output.shape}, stride {s}, padding {p}"
         kwargs = {} if (s, p) == (1, 0) else {"stride": s, "padding": p}
         cases.append(Case(label, (x, weight, grad_output), kwargs, outputs, n))
