@@ -31,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tinygrad_dl1 import Tensor, backend, plain_ops
+from tinygrad_dl1.site import browser
 
 from fake_cupy import FakeCupy
 
@@ -148,3 +149,27 @@ def _fewer_examples(test, fraction):
         yield
     finally:
         test._hypothesis_internal_use_settings = own
+
+
+# ----- the browser tests (tests/test_site.py, tests/test_replay.py) -----
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory, request):
+    """The folder the browser tests save their screenshots into (printed, so that a run shows where)."""
+    folder = browser.screenshot_folder(tmp_path_factory.getbasetemp() / "screenshots")
+    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
+        print(f"\nscreenshots of the site and the replay: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium driven by playwright; the test skips, with the reason, where either is missing,
+    and fails instead when $TINYGRAD_DL1_BROWSER_REQUIRED (browser.REQUIRED_ENV) is set, as in .ci/run."""
+    reason = browser.unavailable()
+    if reason and os.environ.get(browser.REQUIRED_ENV):
+        pytest.fail(f"${browser.REQUIRED_ENV} is set, but {reason}")
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    with browser.chromium() as b:
+        yield b

@@ -1,33 +1,12 @@
 """An exercise that calls the student's other exercises (mlp_gradients calls linear_backward, conv2d_backward
 calls im2col) has those graded first, and its failure names the one that is wrong or not written."""
-import re
-from pathlib import Path
 
 import pytest
 
 from tinygrad_dl1.exercises import grading
 from tinygrad_dl1.exercises.student_edition import write_student_edition
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
-
-
-def solution(task):
-    """The lines between the markers of ``task`` in the tutorials (the solution, indented as in its function)."""
-    exercise = grading.BY_TASK[task]
-    text = (TUTORIALS / exercise.tutorial).read_text(encoding="utf-8")
-    start = text.index(f"\ndef {task}(")
-    begin = text.index("# BEGIN SOLUTION", start)
-    body_start = text.index("\n", begin) + 1
-    return text[body_start:text.index("    # END SOLUTION", body_start)]
-
-
-def fill_in(edition, task, code=None):
-    """Write ``code`` (default: the tutorials' solution) in place of ``task``'s NotImplementedError."""
-    path = edition / "tutorials" / grading.BY_TASK[task].tutorial
-    text, count = re.subn(rf"    raise NotImplementedError\(['\"]{task}: .*\n", lambda _: code or solution(task),
-                          path.read_text(encoding="utf-8"))
-    assert count == 1, task
-    path.write_text(text, encoding="utf-8")
+from editions import TUTORIALS, fill_in
 
 
 @pytest.fixture

@@ -1,28 +1,11 @@
 """The instructor's command grades a folder of student editions, each exercise isolated, into grades.csv,
 grades.html and per-student reports: tried on planted editions (right, wrong, cheating, hanging, empty)."""
 import csv
-import re
-from pathlib import Path
 
 from tinygrad_dl1.exercises import grading, instructor
 from tinygrad_dl1.exercises.student_edition import write_student_edition
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
-
-
-def solution(task):
-    text = (TUTORIALS / grading.BY_TASK[task].tutorial).read_text(encoding="utf-8")
-    begin = text.index("# BEGIN SOLUTION", text.index(f"\ndef {task}("))
-    start = text.index("\n", begin) + 1
-    return text[start:text.index("    # END SOLUTION", start)]
-
-
-def fill_in(edition, task, code=None):
-    path = edition / "tutorials" / grading.BY_TASK[task].tutorial
-    text, count = re.subn(rf"    raise NotImplementedError\(['\"]{task}: .*\n", lambda _: code or solution(task),
-                          path.read_text(encoding="utf-8"))
-    assert count == 1, task
-    path.write_text(text, encoding="utf-8")
+from editions import TUTORIALS, fill_in
 
 
 def planted(submissions):

@@ -1,7 +1,6 @@
 """graph.replay_html: backward replayed step by step in a self-contained page, checked in the page's data
 and in Debian's chromium (skipped, saying why, where chromium or playwright is missing)."""
 import json
-import os
 import re
 
 import numpy as np
@@ -74,25 +73,6 @@ def test_bad_arguments_are_refused_as_backward_refuses_them(tmp_path):
 
 
 # ----- in the browser -----
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory, request):
-    folder = browser.screenshot_folder(tmp_path_factory.getbasetemp() / "screenshots")
-    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        print(f"\nscreenshots of the replay: {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    reason = browser.unavailable()
-    if reason and os.environ.get(browser.REQUIRED_ENV):
-        pytest.fail(f"${browser.REQUIRED_ENV} is set, but {reason}")
-    if reason:
-        pytest.skip(f"browser tests skipped: {reason}")
-    with browser.chromium() as b:
-        yield b
-
-
 def test_stepping_walks_backward_in_the_engines_order(chromium, tmp_path, screenshots):
     path, _, _, keys, x = written(tmp_path)
     page = browser.open_page(chromium, path.as_uri(), width=1300, height=700)

@@ -120,25 +120,6 @@ def test_links_between_pages_resolve(site):
 
 
 # ----- in the browser -----
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory, request):
-    folder = browser.screenshot_folder(tmp_path_factory.getbasetemp() / "screenshots")
-    with request.config.pluginmanager.get_plugin("capturemanager").global_and_fixture_disabled():
-        print(f"\nscreenshots of the site: {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    reason = browser.unavailable()
-    if reason and os.environ.get(browser.REQUIRED_ENV):
-        pytest.fail(f"${browser.REQUIRED_ENV} is set, but {reason}")
-    if reason:
-        pytest.skip(f"browser tests skipped: {reason}")
-    with browser.chromium() as b:
-        yield b
-
-
 def images_loaded(page):
     """(how many <img>, which of them did not load)."""
     return page.evaluate("""() => { const all = [...document.images];
