@@ -172,19 +172,18 @@ class Tensor:
 
     def _seed_grad(self, grad):
         """The gradient backward starts from: ones for a scalar, else ``grad`` copied, on self's device."""
-        with backend.device_scope(self.data):        # on a GPU: make the seed on self's GPU
-            return self._seed_grad_here(grad)
-
-    def _seed_grad_here(self, grad):
+        xp = backend.array_module(self.data)
         if grad is None:
             if self.size != 1:
                 raise RuntimeError(f"backward() without a grad needs a scalar output, got shape "
                                    f"{self.shape}; pass grad= of that shape")
-            return backend.array_module(self.data).ones(self.shape, self.dtype)
+            with backend.device_scope(self.data):    # on a GPU: make the seed on self's GPU
+                return xp.ones(self.shape, self.dtype)
         grad = grad.data if isinstance(grad, Tensor) else grad
         if backend.is_array(grad) and backend.device_of(grad) != self.device:
             raise RuntimeError(f"grad is on {backend.device_of(grad)} but the tensor on {self.device}")
-        grad = backend.array_module(self.data).array(grad, dtype=self.dtype)   # a copy: the caller keeps theirs
+        with backend.device_scope(self.data):
+            grad = xp.array(grad, dtype=self.dtype)  # a copy: the caller keeps theirs
         if grad.shape != self.shape:
             raise RuntimeError(f"grad has shape {grad.shape} but the tensor has shape {self.shape}")
         return grad
@@ -224,21 +223,15 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, **aliases): return _ops.mean(self, dim, keepdim, **aliases)
     def amax(self, dim=None, keepdim=False, **aliases): return _ops.max(self, dim, keepdim, **aliases)
 
+    def amin(self, dim=None, keepdim=False, **aliases): return _ops.min(self, dim, keepdim, **aliases)
+
     def max(self, dim=None, keepdim=False, **aliases):
         """The largest entry; with a ``dim``, as in PyTorch, the pair (values, indices) along it."""
-        dim, keepdim = _ops.dim_arguments("max", dim, keepdim, aliases.pop("axis", None), aliases.pop("keepdims", None))
-        if aliases:
-            raise TypeError(f"max() got an unexpected keyword argument {next(iter(aliases))!r}")
-        return _ops.max(self, keepdim=keepdim) if dim is None else _ops.max_along(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False, **aliases): return _ops.min(self, dim, keepdim, **aliases)
+        return _ops.values_or_pair("max", self, dim, keepdim, **aliases)
 
     def min(self, dim=None, keepdim=False, **aliases):
         """The smallest entry; with a ``dim``, as in PyTorch, the pair (values, indices) along it."""
-        dim, keepdim = _ops.dim_arguments("min", dim, keepdim, aliases.pop("axis", None), aliases.pop("keepdims", None))
-        if aliases:
-            raise TypeError(f"min() got an unexpected keyword argument {next(iter(aliases))!r}")
-        return _ops.min(self, keepdim=keepdim) if dim is None else _ops.min_along(self, dim, keepdim)
+        return _ops.values_or_pair("min", self, dim, keepdim, **aliases)
 
     def reshape(self, *shape): return _ops.reshape(self, *shape)
     view = reshape          # PyTorch's view; here a reshape, which copies only when it must (as NumPy's does)

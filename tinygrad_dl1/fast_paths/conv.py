@@ -6,7 +6,8 @@ image as the sum of the cols entries that copied it, over the windows that hold 
     x_pad[n, c, h, w] = sum over (i, j) with h = sh*r + i, w = sw*s + j of cols[(n, r, s), (i, j, c)]
 
 On a CPU both run the array ops of ops/im2col.py, which are already NumPy's fastest way, writing
-into the kernel's outputs; the matrix products are the plain op's.
+into the kernel's outputs; the matrix products are the plain op's (Conv2d.multiply and
+multiply_backward).
 """
 from .. import backend
 from ..ops import im2col as plain
@@ -64,28 +65,15 @@ def col2im(cols, x_shape, kernel, stride, padding):
 
 
 def conv2d_forward(op, x, weight, bias=None):
-    """Conv2d.forward with the im2col kernel: Y = cols @ Wm^T + bias, as (N, C_out, OH, OW)."""
-    need_x, need_weight = op.needs_input_grad[:2]
-    c_out, c_in, kh, kw = weight.shape
-    op.x_shape, op.kernel = x.shape, (kh, kw)
-    cols = im2col(x, op.kernel, op.stride, op.padding)
-    weight_matrix = plain.channels_last(weight).reshape(c_out, kh * kw * c_in)
-    op.save_for_backward(cols=cols if need_weight else None, weight_matrix=weight_matrix if need_x else None)
-    y = cols @ weight_matrix.T
-    if bias is not None:
-        y += bias
-    out_height, out_width = plain.output_size(x.shape, op.kernel, op.stride, op.padding)
-    return plain.channels_first(y.reshape(x.shape[0], out_height, out_width, c_out))
+    """Conv2d.forward with the im2col kernel, then the plain op's matrix product."""
+    op.x_shape, op.kernel = x.shape, weight.shape[2:]
+    return op.multiply(im2col(x, op.kernel, op.stride, op.padding), weight, bias)
 
 
 def conv2d_backward(op, gy):
-    """Conv2d.backward with the col2im kernel: dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY."""
-    need_x, need_weight = op.needs_input_grad[:2]
-    c_out, c_in, (kh, kw) = gy.shape[1], op.x_shape[1], op.kernel
-    gy = plain.channels_last(gy).reshape(-1, c_out)
-    gx = col2im(gy @ op.weight_matrix, op.x_shape, op.kernel, op.stride, op.padding) if need_x else None
-    gw = plain.channels_first((gy.T @ op.cols).reshape(c_out, kh, kw, c_in)).copy() if need_weight else None
-    gb = gy.sum(axis=0) if any(op.needs_input_grad[2:]) else None
+    """Conv2d.backward: the plain op's matrix products, then the col2im kernel."""
+    gcols, gw, gb = op.multiply_backward(gy)
+    gx = None if gcols is None else col2im(gcols, op.x_shape, op.kernel, op.stride, op.padding)
     return gx, gw, gb
 
 

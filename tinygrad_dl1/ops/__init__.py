@@ -22,25 +22,26 @@ from .loss import cross_entropy, mse_loss
 from .normalization import batch_norm, batch_norm_composed
 from .pool import max_pool2d
 from .products import linear, matmul
-from .reduce import MaxResult, argmax, argmin, dim_arguments, max, max_along, mean, min, min_along, sum
+from .reduce import MaxResult, argmax, argmin, dim_arguments, max, max_along, mean, min, min_along, sum, values_or_pair
 from .regularization import dropout
 from .shape import (
-                    cat,
-                    expand,
-                    flatten,
-                    getitem,
-                    matrix_transpose,
-                    permute,
-                    reshape,
-                    squeeze,
-                    stack,
-                    transpose,
-                    unsqueeze,
+           cat,
+           expand,
+           flatten,
+           getitem,
+           matrix_transpose,
+           permute,
+           reshape,
+           squeeze,
+           stack,
+           transpose,
+           unsqueeze,
 )
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "rpow", "exp", "log", "sqrt", "abs", "clamp", "where",
            "compare", "sum_to", "cast",
-           "sum", "mean", "max", "max_along", "argmax", "min", "min_along", "argmin", "MaxResult", "dim_arguments",
+           "sum", "mean", "max", "max_along", "argmax", "min", "min_along", "argmin", "values_or_pair", "MaxResult",
+           "dim_arguments",
            "reshape", "transpose", "permute", "matrix_transpose", "flatten", "squeeze", "unsqueeze", "expand",
            "getitem",
            "cat", "stack", "matmul", "linear",

@@ -33,32 +33,42 @@ class Conv2d(Function):
         self.stride, self.padding = stride, padding
 
     def forward(self, x, weight, bias=None):    # Y = cols @ Wm^T + bias, as (N, C_out, OH, OW)
-        need_x, need_weight = self.needs_input_grad[:2]
-        c_out, c_in, kh, kw = weight.shape
-        self.x_shape, self.kernel = x.shape, (kh, kw)
+        self.x_shape, self.kernel = x.shape, weight.shape[2:]
         cols = im2col(x, self.kernel, self.stride, self.padding)                 # (N*OH*OW, kh*kw*C_in)
-        weight_matrix = channels_last(weight).reshape(c_out, kh * kw * c_in)   # columns (i, j, c_in), as cols
+        return self.multiply(cols, weight, bias)
+
+    def backward(self, gy):             # dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY
+        gcols, gw, gb = self.multiply_backward(gy)
+        gx = None if gcols is None else col2im(gcols, self.x_shape, self.kernel, self.stride, self.padding)
+        return gx, gw, gb
+
+    def multiply(self, cols, weight, bias):
+        """Y = cols @ Wm^T + bias, one row per output pixel, as an (N, C_out, OH, OW) view of channels-last memory."""
+        need_x, need_weight = self.needs_input_grad[:2]
+        c_out = weight.shape[0]
+        weight_matrix = channels_last(weight).reshape(c_out, -1)               # columns (i, j, c_in), as cols
         self.save_for_backward(cols=cols if need_weight else None,                  # dL/dWm = dY^T @ cols
                                weight_matrix=weight_matrix if need_x else None)     # dL/dcols = dY @ Wm
         y = cols @ weight_matrix.T
         if bias is not None:
             y += bias
-        out_height, out_width = output_size(x.shape, self.kernel, self.stride, self.padding)
-        return channels_first(y.reshape(x.shape[0], out_height, out_width, c_out))
+        out_height, out_width = output_size(self.x_shape, self.kernel, self.stride, self.padding)
+        return channels_first(y.reshape(self.x_shape[0], out_height, out_width, c_out))
 
-    def backward(self, gy):             # dL/dx = col2im(dY @ Wm), dL/dWm = dY^T @ cols, dL/dbias = 1^T dY
+    def multiply_backward(self, gy):
+        """(dL/dcols = dY @ Wm, dL/dW = dY^T @ cols in the weight's layout, dL/dbias = 1^T dY), None for each
+        gradient not wanted."""
         need_x, need_weight = self.needs_input_grad[:2]
         c_out, c_in, (kh, kw) = gy.shape[1], self.x_shape[1], self.kernel
         gy = channels_last(gy).reshape(-1, c_out)                 # dY (N*OH*OW, C_out): free when gy is channels-last
-        gx = gw = None
-        if need_x:
-            gx = col2im(gy @ self.weight_matrix, self.x_shape, self.kernel, self.stride, self.padding)
+        gcols = gy @ self.weight_matrix if need_x else None
+        gw = None
         if need_weight:
             # a copy in the weight's own (C_out, C_in, kh, kw) layout: the optimizer reads it several times
             gw = channels_first((gy.T @ self.cols).reshape(c_out, kh, kw, c_in)).copy()
         # dL/dbias: the sum over rows (a sum, not ones @ dY: far faster than a matrix-vector product here)
         gb = gy.sum(axis=0) if any(self.needs_input_grad[2:]) else None     # [2:] is empty without a bias
-        return gx, gw, gb           # the engine pairs gradients with inputs: gb is ignored without a bias
+        return gcols, gw, gb        # the engine pairs gradients with inputs: gb is ignored without a bias
 
 
 class Im2Col(Function):

@@ -116,6 +116,16 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return -max(-x, dim, keepdim)
 
 
+def values_or_pair(op, x, dim=None, keepdim=False, **aliases):
+    """``x.max(...)`` / ``x.min(...)`` (``op``) as in PyTorch: over every dim the extremum, with an int ``dim``
+    the pair (values, indices) along it; ``aliases`` may hold NumPy's axis and keepdims."""
+    dim, keepdim = dim_arguments(op, dim, keepdim, aliases.pop("axis", None), aliases.pop("keepdims", None))
+    if aliases:
+        raise TypeError(f"{op}() got an unexpected keyword argument {next(iter(aliases))!r}")
+    reduce, along = (max, max_along) if op == "max" else (min, min_along)
+    return reduce(x, keepdim=keepdim) if dim is None else along(x, dim, keepdim)
+
+
 def min_along(x, dim, keepdim=False):
     """``x.min(dim)`` as in PyTorch: (values, indices) along one dim, the first minimum of a tie."""
     checks.check_tensor(x, "min")
