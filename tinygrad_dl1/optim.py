@@ -38,13 +38,13 @@ class Optimizer:
             p.grad = None
 
     def step(self):
+        update = fast_paths.method(self, "update", fast_paths.lookup(self))    # see fast_paths/optimizers.py
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
             if backend.device_of(p.grad) != p.device:
                 raise RuntimeError(f"{type(self).__name__}: parameter {i} is on {p.device} but its gradient "
                                    f"on {backend.device_of(p.grad)}")
-            update = fast_paths.method(self, "update", fast_paths.lookup(self))    # see fast_paths/optimizers.py
             with backend.device_scope(p.data):
                 g = p.grad if p.grad.dtype == p.dtype else p.grad.astype(p.dtype)    # the update keeps w's dtype
                 update(p.data, g, self.state.setdefault(i, {}))
